@@ -1,0 +1,1 @@
+//! signet-engine (being written).
