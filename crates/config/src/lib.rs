@@ -1,1 +1,259 @@
-//! signet-config (being written).
+//! Signet's configuration.
+//!
+//! One YAML file, read in two steps (the kube-rs habit): [`raw`] mirrors the file with
+//! `deny_unknown_fields`, so a typo is an error that names its field path; [`validate`] turns it
+//! into [`Config`], collecting *every* semantic problem with its path instead of stopping at the
+//! first. `signet config check` and the server run exactly this code.
+//! `docs/configuration.md` documents each field.
+#![warn(missing_docs)]
+
+pub mod duration;
+pub mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use validate::validate;
+
+/// One problem in a configuration, with the field path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted path, e.g. `server.tls.certFile` or `verifiers[1].artifactTypes`.
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or does not match the schema, or fails validation.
+    #[error("invalid configuration {}:\n{}", .file, .issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file (or `<inline>`).
+        file: String,
+        /// Every problem found.
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+impl ConfigError {
+    /// The problems, when the configuration was read but is invalid.
+    pub fn issues(&self) -> &[ConfigIssue] {
+        match self {
+            ConfigError::Invalid { issues, .. } => issues,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory relative paths resolve against (the configuration file's directory).
+    pub base_dir: PathBuf,
+    /// Provider server.
+    pub server: ServerConfig,
+    /// Registry access.
+    pub registry: RegistryConfig,
+    /// Referrer discovery.
+    pub discovery: DiscoveryConfig,
+    /// Verdict cache.
+    pub cache: CacheConfig,
+    /// Verifier instances, in configuration order.
+    pub verifiers: Vec<VerifierEntry>,
+    /// How verifier reports combine into a verdict.
+    pub policy: PolicyConfig,
+}
+
+/// Provider server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Provider address.
+    pub listen: SocketAddr,
+    /// TLS; `None` only when `plainHTTP: true`.
+    pub tls: Option<TlsConfig>,
+    /// Address of `/healthz` and `/readyz`.
+    pub health_listen: SocketAddr,
+    /// Address of `/metrics`.
+    pub metrics_listen: SocketAddr,
+    /// Time budget of one request, from arrival to answer.
+    pub request_deadline: Duration,
+    /// Requests served at once.
+    pub max_concurrent_requests: usize,
+    /// Images verified at once, across all requests.
+    pub max_concurrent_keys: usize,
+    /// How often certificate files are checked for changes.
+    pub tls_reload_interval: Duration,
+}
+
+/// TLS files.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+    /// PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Registry access settings.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: u64,
+    /// Largest blob accepted, in bytes.
+    pub max_blob_bytes: u64,
+    /// Attempts per registry request (1 = no retry).
+    pub max_attempts: u32,
+    /// First backoff between attempts; doubles each time.
+    pub base_backoff: Duration,
+    /// Settings for hosts not listed in `hosts`.
+    pub default: HostConfig,
+    /// Settings per registry host (`ghcr.io`, `127.0.0.1:5000`).
+    pub hosts: BTreeMap<String, HostConfig>,
+}
+
+/// Settings of one registry host.
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// Plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// Extra CA certificates (PEM) trusted for this host.
+    pub ca_file: Option<PathBuf>,
+    /// Inline credentials.
+    pub credentials: Option<Credentials>,
+    /// A docker `config.json` whose `auths` supply credentials.
+    pub docker_config: Option<PathBuf>,
+    /// Requests in flight to this host at once.
+    pub max_concurrency: usize,
+}
+
+/// Username and password (or token as password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Referrer discovery settings.
+#[derive(Debug, Clone)]
+pub struct DiscoveryConfig {
+    /// Use the OCI 1.1 referrers API.
+    pub referrers_api: bool,
+    /// Fall back to the referrers tag schema when the API is missing.
+    pub tag_schema: bool,
+    /// Look up cosign's `sha256-<hex>.sig` / `.att` tags.
+    pub cosign_tags: bool,
+    /// Levels of referrers examined: 1 = referrers of the image only, 2 = also their referrers, ...
+    pub max_depth: u32,
+}
+
+/// Verdict cache settings.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// How long a verdict for a digest is reused. Zero disables the cache.
+    pub ttl: Duration,
+    /// Most verdicts kept.
+    pub max_entries: u64,
+}
+
+/// One verifier instance as configured; its type-specific parameters are validated by the
+/// verifier's factory.
+#[derive(Debug, Clone)]
+pub struct VerifierEntry {
+    /// Unique name.
+    pub name: String,
+    /// Type (selects the factory).
+    pub type_: String,
+    /// Artifact types it handles.
+    pub artifact_types: Vec<String>,
+    /// Every other field of the entry.
+    pub params: serde_yaml_ng::Mapping,
+}
+
+/// Whether any or all reports of an artifact type must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// At least one report of the type passes.
+    Any,
+    /// Every report of the type passes.
+    All,
+}
+
+/// How reports combine into a verdict.
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    /// Rule for artifact types not listed.
+    pub default: Rule,
+    /// Rules per artifact type.
+    pub artifact_types: BTreeMap<String, Rule>,
+}
+
+impl PolicyConfig {
+    /// The rule for an artifact type.
+    pub fn rule_for(&self, artifact_type: &str) -> Rule {
+        self.artifact_types
+            .get(artifact_type)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// Loads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse(&text, &base_dir).map_err(|issues| ConfigError::Invalid {
+        file: path.display().to_string(),
+        issues,
+    })
+}
+
+/// Parses and validates configuration text; relative paths resolve against `base_dir`.
+pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Vec<ConfigIssue>> {
+    let raw = raw::parse(text)?;
+    validate(raw, base_dir)
+}

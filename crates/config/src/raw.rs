@@ -1,0 +1,174 @@
+//! The configuration file as written: every field optional, unknown fields rejected.
+//! Defaults and cross-field rules live in `validate`, not here.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::ConfigIssue;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawConfig {
+    /// `server`.
+    pub server: Option<RawServer>,
+    /// `registry`.
+    pub registry: Option<RawRegistry>,
+    /// `discovery`.
+    pub discovery: Option<RawDiscovery>,
+    /// `cache`.
+    pub cache: Option<RawCache>,
+    /// `verifiers`.
+    #[serde(default)]
+    pub verifiers: Vec<RawVerifier>,
+    /// `policy`.
+    pub policy: Option<RawPolicy>,
+}
+
+/// `server`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawServer {
+    /// `server.listen`.
+    pub listen: Option<String>,
+    /// `server.tls`.
+    pub tls: Option<RawTls>,
+    /// `server.plainHTTP`.
+    #[serde(rename = "plainHTTP")]
+    pub plain_http: Option<bool>,
+    /// `server.healthListen`.
+    pub health_listen: Option<String>,
+    /// `server.metricsListen`.
+    pub metrics_listen: Option<String>,
+    /// `server.requestDeadline`.
+    pub request_deadline: Option<String>,
+    /// `server.maxConcurrentRequests`.
+    pub max_concurrent_requests: Option<usize>,
+    /// `server.maxConcurrentKeys`.
+    pub max_concurrent_keys: Option<usize>,
+    /// `server.tlsReloadInterval`.
+    pub tls_reload_interval: Option<String>,
+}
+
+/// `server.tls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTls {
+    /// `server.tls.certFile`.
+    pub cert_file: String,
+    /// `server.tls.keyFile`.
+    pub key_file: String,
+    /// `server.tls.clientCAFile`.
+    #[serde(rename = "clientCAFile")]
+    pub client_ca_file: Option<String>,
+}
+
+/// `registry`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRegistry {
+    /// `registry.maxManifestBytes`.
+    pub max_manifest_bytes: Option<u64>,
+    /// `registry.maxBlobBytes`.
+    pub max_blob_bytes: Option<u64>,
+    /// `registry.maxAttempts`.
+    pub max_attempts: Option<u32>,
+    /// `registry.baseBackoff`.
+    pub base_backoff: Option<String>,
+    /// `registry.default`.
+    pub default: Option<RawHost>,
+    /// `registry.hosts`.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, RawHost>,
+}
+
+/// A registry host's settings.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawHost {
+    /// `plainHTTP`.
+    #[serde(rename = "plainHTTP")]
+    pub plain_http: Option<bool>,
+    /// `caFile`.
+    pub ca_file: Option<String>,
+    /// `username`.
+    pub username: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `passwordFile`.
+    pub password_file: Option<String>,
+    /// `dockerConfig`.
+    pub docker_config: Option<String>,
+    /// `maxConcurrency`.
+    pub max_concurrency: Option<usize>,
+}
+
+/// `discovery`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawDiscovery {
+    /// `discovery.referrersAPI`.
+    #[serde(rename = "referrersAPI")]
+    pub referrers_api: Option<bool>,
+    /// `discovery.tagSchema`.
+    pub tag_schema: Option<bool>,
+    /// `discovery.cosignTags`.
+    pub cosign_tags: Option<bool>,
+    /// `discovery.maxDepth`.
+    pub max_depth: Option<u32>,
+}
+
+/// `cache`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCache {
+    /// `cache.ttl`.
+    pub ttl: Option<String>,
+    /// `cache.maxEntries`.
+    pub max_entries: Option<u64>,
+}
+
+/// One entry of `verifiers`: the common fields; everything else goes to the verifier's factory.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawVerifier {
+    /// `name`.
+    pub name: String,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `artifactTypes`.
+    #[serde(default)]
+    pub artifact_types: Vec<String>,
+    /// All other fields.
+    #[serde(flatten)]
+    pub params: serde_yaml_ng::Mapping,
+}
+
+/// `policy`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPolicy {
+    /// `policy.default`.
+    pub default: Option<String>,
+    /// `policy.artifactTypes`.
+    #[serde(default)]
+    pub artifact_types: BTreeMap<String, String>,
+}
+
+/// Parses YAML into the raw structs; a structural problem comes back with its field path.
+pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigIssue>> {
+    if text.trim().is_empty() {
+        return Ok(RawConfig::default());
+    }
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        vec![ConfigIssue {
+            path,
+            message: e.into_inner().to_string(),
+        }]
+    })
+}

@@ -1,0 +1,384 @@
+//! Raw configuration → typed [`Config`], with defaults, collecting every problem with its path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::raw::{RawConfig, RawHost};
+use crate::{
+    duration, CacheConfig, Config, ConfigIssue, Credentials, DiscoveryConfig, HostConfig,
+    PolicyConfig, RegistryConfig, Rule, ServerConfig, TlsConfig, VerifierEntry,
+};
+
+/// Default provider port, as Ratify's.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:6001";
+/// Default health port, as Ratify's.
+pub const DEFAULT_HEALTH_LISTEN: &str = "0.0.0.0:9099";
+/// Default metrics port, as Ratify's.
+pub const DEFAULT_METRICS_LISTEN: &str = "0.0.0.0:8888";
+
+struct Issues(Vec<ConfigIssue>);
+
+impl Issues {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigIssue {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn addr(&mut self, path: &str, value: Option<&str>, default: &str) -> SocketAddr {
+        let text = value.unwrap_or(default);
+        match text.parse() {
+            Ok(a) => a,
+            Err(_) => {
+                self.add(
+                    path,
+                    format!("{text:?} is not an address (expected IP:port, e.g. 0.0.0.0:6001)"),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }
+        }
+    }
+
+    fn duration(
+        &mut self,
+        path: &str,
+        value: Option<&str>,
+        default: Duration,
+        range: (Duration, Duration),
+    ) -> Duration {
+        let Some(text) = value else { return default };
+        match duration::parse(text) {
+            Ok(d) if d >= range.0 && d <= range.1 => d,
+            Ok(_) => {
+                self.add(
+                    path,
+                    format!(
+                        "{text} is out of range (expected {:?} to {:?})",
+                        range.0, range.1
+                    ),
+                );
+                default
+            }
+            Err(e) => {
+                self.add(path, e);
+                default
+            }
+        }
+    }
+
+    fn positive(&mut self, path: &str, value: Option<usize>, default: usize) -> usize {
+        match value {
+            Some(0) => {
+                self.add(path, "must be at least 1");
+                default
+            }
+            Some(v) => v,
+            None => default,
+        }
+    }
+
+    fn file(&mut self, path: &str, value: &str, base: &Path) -> PathBuf {
+        let p = resolve(base, value);
+        if value.trim().is_empty() {
+            self.add(path, "is empty (expected a file path)");
+        } else if !p.is_file() {
+            self.add(
+                path,
+                format!("file {} does not exist or is not a file", p.display()),
+            );
+        }
+        p
+    }
+
+    fn rule(&mut self, path: &str, value: &str) -> Rule {
+        match value {
+            "any" => Rule::Any,
+            "all" => Rule::All,
+            other => {
+                self.add(
+                    path,
+                    format!("{other:?} is not a rule (expected any or all)"),
+                );
+                Rule::All
+            }
+        }
+    }
+}
+
+fn resolve(base: &Path, value: &str) -> PathBuf {
+    let p = Path::new(value);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Validates a raw configuration. Relative file paths resolve against `base_dir`.
+pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIssue>> {
+    let mut is = Issues(Vec::new());
+
+    // server
+    let s = raw.server.unwrap_or_default();
+    let tls = s.tls.as_ref().map(|t| TlsConfig {
+        cert_file: is.file("server.tls.certFile", &t.cert_file, base_dir),
+        key_file: is.file("server.tls.keyFile", &t.key_file, base_dir),
+        client_ca_file: t
+            .client_ca_file
+            .as_deref()
+            .map(|c| is.file("server.tls.clientCAFile", c, base_dir)),
+    });
+    match (&tls, s.plain_http.unwrap_or(false)) {
+        (None, false) => is.add(
+            "server.tls",
+            "is required: Gatekeeper only calls providers over HTTPS (set server.plainHTTP: true to serve plain HTTP, for local use only)",
+        ),
+        (Some(_), true) => is.add(
+            "server.plainHTTP",
+            "cannot be true when server.tls is set (choose one)",
+        ),
+        _ => {}
+    }
+    let server = ServerConfig {
+        listen: is.addr("server.listen", s.listen.as_deref(), DEFAULT_LISTEN),
+        tls,
+        health_listen: is.addr(
+            "server.healthListen",
+            s.health_listen.as_deref(),
+            DEFAULT_HEALTH_LISTEN,
+        ),
+        metrics_listen: is.addr(
+            "server.metricsListen",
+            s.metrics_listen.as_deref(),
+            DEFAULT_METRICS_LISTEN,
+        ),
+        request_deadline: is.duration(
+            "server.requestDeadline",
+            s.request_deadline.as_deref(),
+            Duration::from_millis(2500),
+            (Duration::from_millis(50), Duration::from_secs(30)),
+        ),
+        max_concurrent_requests: is.positive(
+            "server.maxConcurrentRequests",
+            s.max_concurrent_requests,
+            64,
+        ),
+        max_concurrent_keys: is.positive("server.maxConcurrentKeys", s.max_concurrent_keys, 32),
+        tls_reload_interval: is.duration(
+            "server.tlsReloadInterval",
+            s.tls_reload_interval.as_deref(),
+            Duration::from_secs(5),
+            (Duration::from_millis(100), Duration::from_secs(3600)),
+        ),
+    };
+
+    // registry
+    let r = raw.registry.unwrap_or_default();
+    let default_host = host(
+        &mut is,
+        "registry.default",
+        r.default.unwrap_or_default(),
+        base_dir,
+    );
+    let mut hosts = BTreeMap::new();
+    for (name, h) in r.hosts {
+        let path = format!("registry.hosts[{name:?}]");
+        if name.is_empty() || name.contains('/') || name.contains("://") || name.contains(' ') {
+            is.add(
+                &path,
+                "is not a registry host (expected host or host:port, e.g. ghcr.io or 127.0.0.1:5000, without scheme or path)",
+            );
+        }
+        let hc = host(&mut is, &path, h, base_dir);
+        hosts.insert(name, hc);
+    }
+    let max_manifest_bytes = r.max_manifest_bytes.unwrap_or(4 * 1024 * 1024);
+    if max_manifest_bytes < 1024 {
+        is.add("registry.maxManifestBytes", "must be at least 1024");
+    }
+    let max_blob_bytes = r.max_blob_bytes.unwrap_or(32 * 1024 * 1024);
+    if max_blob_bytes < 1024 {
+        is.add("registry.maxBlobBytes", "must be at least 1024");
+    }
+    let max_attempts = r.max_attempts.unwrap_or(3);
+    if !(1..=10).contains(&max_attempts) {
+        is.add("registry.maxAttempts", "must be between 1 and 10");
+    }
+    let registry = RegistryConfig {
+        max_manifest_bytes,
+        max_blob_bytes,
+        max_attempts,
+        base_backoff: is.duration(
+            "registry.baseBackoff",
+            r.base_backoff.as_deref(),
+            Duration::from_millis(100),
+            (Duration::ZERO, Duration::from_secs(10)),
+        ),
+        default: default_host,
+        hosts,
+    };
+
+    // discovery
+    let d = raw.discovery.unwrap_or_default();
+    let discovery = DiscoveryConfig {
+        referrers_api: d.referrers_api.unwrap_or(true),
+        tag_schema: d.tag_schema.unwrap_or(true),
+        cosign_tags: d.cosign_tags.unwrap_or(true),
+        max_depth: d.max_depth.unwrap_or(3),
+    };
+    if !(discovery.referrers_api || discovery.tag_schema || discovery.cosign_tags) {
+        is.add(
+            "discovery",
+            "referrersAPI, tagSchema and cosignTags are all false: nothing could ever be discovered",
+        );
+    }
+    if !(1..=8).contains(&discovery.max_depth) {
+        is.add("discovery.maxDepth", "must be between 1 and 8");
+    }
+
+    // cache
+    let c = raw.cache.unwrap_or_default();
+    let cache = CacheConfig {
+        ttl: is.duration(
+            "cache.ttl",
+            c.ttl.as_deref(),
+            Duration::from_secs(60),
+            (Duration::ZERO, Duration::from_secs(24 * 3600)),
+        ),
+        max_entries: c.max_entries.unwrap_or(10_000),
+    };
+
+    // verifiers
+    let mut names = BTreeSet::new();
+    let mut verifiers = Vec::new();
+    for (i, v) in raw.verifiers.into_iter().enumerate() {
+        let path = format!("verifiers[{i}]");
+        if v.name.trim().is_empty() {
+            is.add(format!("{path}.name"), "is empty");
+        } else if !names.insert(v.name.clone()) {
+            is.add(
+                format!("{path}.name"),
+                format!(
+                    "{:?} is used by another verifier (names must be unique)",
+                    v.name
+                ),
+            );
+        }
+        if v.type_.trim().is_empty() {
+            is.add(format!("{path}.type"), "is empty");
+        }
+        if v.artifact_types.is_empty() {
+            is.add(
+                format!("{path}.artifactTypes"),
+                "is empty (expected the artifact types this verifier checks, e.g. application/vnd.cncf.notary.signature)",
+            );
+        }
+        for (j, t) in v.artifact_types.iter().enumerate() {
+            if t.trim().is_empty() || t.contains(char::is_whitespace) {
+                is.add(
+                    format!("{path}.artifactTypes[{j}]"),
+                    format!("{t:?} is not a media type"),
+                );
+            }
+        }
+        verifiers.push(VerifierEntry {
+            name: v.name,
+            type_: v.type_,
+            artifact_types: v.artifact_types,
+            params: v.params,
+        });
+    }
+
+    // policy
+    let p = raw.policy.unwrap_or_default();
+    let default = match p.default.as_deref() {
+        Some(v) => is.rule("policy.default", v),
+        None => Rule::All,
+    };
+    let mut artifact_types = BTreeMap::new();
+    for (t, v) in &p.artifact_types {
+        let rule = is.rule(&format!("policy.artifactTypes[{t:?}]"), v);
+        artifact_types.insert(t.clone(), rule);
+    }
+    let policy = PolicyConfig {
+        default,
+        artifact_types,
+    };
+
+    if is.0.is_empty() {
+        Ok(Config {
+            base_dir: base_dir.to_path_buf(),
+            server,
+            registry,
+            discovery,
+            cache,
+            verifiers,
+            policy,
+        })
+    } else {
+        Err(is.0)
+    }
+}
+
+fn host(is: &mut Issues, path: &str, h: RawHost, base: &Path) -> HostConfig {
+    let credentials = match (&h.username, &h.password, &h.password_file) {
+        (None, None, None) => None,
+        (Some(_), Some(_), Some(_)) => {
+            is.add(
+                format!("{path}.passwordFile"),
+                "cannot be set together with password (choose one)",
+            );
+            None
+        }
+        (Some(u), Some(pw), None) => Some(Credentials {
+            username: u.clone(),
+            password: pw.clone(),
+        }),
+        (Some(u), None, Some(f)) => {
+            let file = is.file(&format!("{path}.passwordFile"), f, base);
+            match std::fs::read_to_string(&file) {
+                Ok(pw) => Some(Credentials {
+                    username: u.clone(),
+                    password: pw.trim_end_matches(['\n', '\r']).to_string(),
+                }),
+                Err(_) => None,
+            }
+        }
+        (Some(_), None, None) => {
+            is.add(
+                format!("{path}.password"),
+                "is required when username is set (or give passwordFile)",
+            );
+            None
+        }
+        (None, _, _) => {
+            is.add(
+                format!("{path}.username"),
+                "is required when a password is set",
+            );
+            None
+        }
+    };
+    if credentials.is_some() && h.docker_config.is_some() {
+        is.add(
+            format!("{path}.dockerConfig"),
+            "cannot be set together with username/password (choose one)",
+        );
+    }
+    HostConfig {
+        plain_http: h.plain_http.unwrap_or(false),
+        ca_file: h
+            .ca_file
+            .as_deref()
+            .map(|f| is.file(&format!("{path}.caFile"), f, base)),
+        credentials,
+        docker_config: h
+            .docker_config
+            .as_deref()
+            .map(|f| is.file(&format!("{path}.dockerConfig"), f, base)),
+        max_concurrency: is.positive(&format!("{path}.maxConcurrency"), h.max_concurrency, 16),
+    }
+}

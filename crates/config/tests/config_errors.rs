@@ -1,0 +1,158 @@
+//! Configuration errors name their field path and what was expected.
+
+use std::path::Path;
+use std::time::Duration;
+
+use signet_config::{parse, ConfigIssue, Rule};
+
+fn issues(yaml: &str) -> Vec<ConfigIssue> {
+    match parse(yaml, Path::new("/nonexistent")) {
+        Ok(_) => panic!("expected configuration errors for:\n{yaml}"),
+        Err(i) => i,
+    }
+}
+
+fn has(issues: &[ConfigIssue], path: &str, needle: &str) -> bool {
+    issues
+        .iter()
+        .any(|i| i.path == path && i.message.contains(needle))
+}
+
+#[test]
+fn minimal_plain_http_config_gets_defaults() {
+    let c = parse("server:\n  plainHTTP: true\n", Path::new(".")).unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:6001");
+    assert_eq!(c.server.health_listen.port(), 9099);
+    assert_eq!(c.server.metrics_listen.port(), 8888);
+    assert_eq!(c.server.request_deadline, Duration::from_millis(2500));
+    assert_eq!(c.registry.max_manifest_bytes, 4 * 1024 * 1024);
+    assert_eq!(c.registry.max_blob_bytes, 32 * 1024 * 1024);
+    assert!(c.discovery.referrers_api && c.discovery.tag_schema && c.discovery.cosign_tags);
+    assert_eq!(c.policy.default, Rule::All);
+    assert!(!c.registry.default.plain_http);
+}
+
+#[test]
+fn tls_is_required_unless_plain_http() {
+    let i = issues("server:\n  listen: 127.0.0.1:6001\n");
+    assert!(has(&i, "server.tls", "HTTPS"), "{i:?}");
+}
+
+#[test]
+fn unknown_field_is_an_error_with_its_path() {
+    let i = issues("server:\n  plainHTTP: true\n  tls_cert: x\n");
+    assert_eq!(i.len(), 1);
+    assert_eq!(i[0].path, "server.tls_cert");
+    assert!(i[0].message.contains("unknown field `tls_cert`"), "{i:?}");
+
+    let i = issues("registry:\n  hosts:\n    ghcr.io:\n      pasword: x\n");
+    assert!(i[0].path.starts_with("registry.hosts"), "{i:?}");
+    assert!(i[0].message.contains("pasword"), "{i:?}");
+}
+
+#[test]
+fn wrong_type_names_field() {
+    let i = issues("server:\n  plainHTTP: true\n  maxConcurrentRequests: lots\n");
+    assert_eq!(i[0].path, "server.maxConcurrentRequests");
+}
+
+#[test]
+fn every_semantic_problem_is_reported() {
+    let yaml = r#"
+server:
+  listen: "not-an-address"
+  requestDeadline: 10 parsecs
+  plainHTTP: true
+  maxConcurrentRequests: 0
+registry:
+  maxAttempts: 0
+  hosts:
+    "https://ghcr.io":
+      username: bob
+    "127.0.0.1:5000":
+      password: x
+      caFile: /does/not/exist.pem
+discovery:
+  referrersAPI: false
+  tagSchema: false
+  cosignTags: false
+  maxDepth: 0
+verifiers:
+  - name: a
+    type: notation
+    artifactTypes: []
+  - name: a
+    type: ""
+    artifactTypes: ["application/x y"]
+policy:
+  default: most
+  artifactTypes:
+    application/vnd.cncf.notary.signature: some
+"#;
+    let i = issues(yaml);
+    let expect = [
+        ("server.listen", "not an address"),
+        ("server.requestDeadline", "unknown unit"),
+        ("server.maxConcurrentRequests", "at least 1"),
+        ("registry.maxAttempts", "between 1 and 10"),
+        ("registry.hosts[\"https://ghcr.io\"]", "without scheme"),
+        (
+            "registry.hosts[\"https://ghcr.io\"].password",
+            "required when username",
+        ),
+        (
+            "registry.hosts[\"127.0.0.1:5000\"].username",
+            "required when a password",
+        ),
+        (
+            "registry.hosts[\"127.0.0.1:5000\"].caFile",
+            "does not exist",
+        ),
+        ("discovery", "nothing could ever be discovered"),
+        ("discovery.maxDepth", "between 1 and 8"),
+        ("verifiers[0].artifactTypes", "is empty"),
+        ("verifiers[1].name", "unique"),
+        ("verifiers[1].type", "is empty"),
+        ("verifiers[1].artifactTypes[0]", "not a media type"),
+        ("policy.default", "expected any or all"),
+        (
+            "policy.artifactTypes[\"application/vnd.cncf.notary.signature\"]",
+            "expected any or all",
+        ),
+    ];
+    for (path, needle) in expect {
+        assert!(has(&i, path, needle), "missing {path} / {needle} in {i:#?}");
+    }
+    assert_eq!(i.len(), expect.len(), "{i:#?}");
+}
+
+#[test]
+fn verifier_params_are_kept_for_the_factory() {
+    let c = parse(
+        "server:\n  plainHTTP: true\nverifiers:\n  - name: n\n    type: notation\n    artifactTypes: [application/vnd.cncf.notary.signature]\n    trustPolicyDoc: {version: \"1.0\"}\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.verifiers.len(), 1);
+    assert!(c.verifiers[0].params.contains_key("trustPolicyDoc"));
+    assert!(!c.verifiers[0].params.contains_key("name"));
+}
+
+#[test]
+fn relative_files_resolve_against_the_config_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+    let c = parse(
+        "server:\n  plainHTTP: true\nregistry:\n  hosts:\n    reg.example:5000:\n      caFile: ca.pem\n      username: u\n      passwordFile: pw\n",
+        dir.path(),
+    )
+    .unwrap();
+    let h = &c.registry.hosts["reg.example:5000"];
+    assert_eq!(
+        h.ca_file.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
+    assert_eq!(h.credentials.as_ref().unwrap().password, "s3cret");
+    assert!(!format!("{:?}", h.credentials).contains("s3cret"));
+}
