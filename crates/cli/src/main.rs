@@ -1,1 +1,311 @@
-fn main() {}
+//! The `signet` command: the Gatekeeper provider (`serve`) and the same engine from the command
+//! line (`verify`, `resolve`), plus `config check`.
+//!
+//! Exit codes: 0 success (all images pass), 1 a verification failed, 2 usage or configuration
+//! error.
+
+mod backend;
+mod verifiers;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use signet_config::{Config, ConfigError};
+use signet_engine::{Engine, EngineMetrics};
+use tokio::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "signet", version, about = "Admission-time verifier of container signatures and attestations")]
+struct Cli {
+    /// Log filter (tracing env-filter syntax), also from RUST_LOG.
+    #[arg(long, global = true, env = "SIGNET_LOG", default_value = "info")]
+    log: String,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Json,
+    Text,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Gatekeeper external data provider.
+    Serve {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Verify images with the same engine the provider uses; prints one result per image.
+    Verify {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Output format: one JSON result per line, or a short human summary.
+        #[arg(long, short, value_enum, default_value = "json")]
+        output: Output,
+        /// Time budget for all images (default: the configuration's server.requestDeadline).
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<Duration>,
+        /// Images (`[namespace]image` keys are accepted too).
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Resolve images to references pinned by digest, one per line.
+    Resolve {
+        /// Configuration file (registry settings); defaults apply without one.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Time budget.
+        #[arg(long, value_parser = parse_duration, default_value = "10s")]
+        timeout: Duration,
+        /// Images.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file; prints each error with its field path.
+    Check {
+        /// Configuration file.
+        file: PathBuf,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    signet_config::duration::parse(s)
+}
+
+/// An error that exits with a given code.
+struct Exit(u8, anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Self {
+        Exit(2, e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(Exit(code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command) -> Result<u8, Exit> {
+    match command {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(&file),
+        Command::Serve { config } => serve(&config).await,
+        Command::Verify {
+            config,
+            output,
+            timeout,
+            images,
+        } => verify(&config, output, timeout, &images).await,
+        Command::Resolve {
+            config,
+            timeout,
+            images,
+        } => resolve(config.as_deref(), timeout, &images).await,
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Exit> {
+    signet_config::load(path).map_err(|e| Exit(2, anyhow::Error::new(e)))
+}
+
+fn build_engine(config: &Config, metrics: EngineMetrics) -> Result<Engine, Exit> {
+    signet_engine::build(config, &verifiers::factories(), metrics)
+        .map(|b| b.engine)
+        .map_err(|issues| {
+            Exit(
+                2,
+                anyhow::Error::new(ConfigError::Invalid {
+                    file: config.base_dir.display().to_string(),
+                    issues,
+                }),
+            )
+        })
+}
+
+fn config_check(file: &Path) -> Result<u8, Exit> {
+    let result = signet_config::load(file).and_then(|config| {
+        signet_engine::build(&config, &verifiers::factories(), EngineMetrics::default())
+            .map(|_| config)
+            .map_err(|issues| ConfigError::Invalid {
+                file: file.display().to_string(),
+                issues,
+            })
+    });
+    match result {
+        Ok(config) => {
+            println!(
+                "{}: valid ({} verifier(s); provider on {} over {})",
+                file.display(),
+                config.verifiers.len(),
+                config.server.listen,
+                if config.server.tls.is_some() { "HTTPS" } else { "plain HTTP" }
+            );
+            Ok(0)
+        }
+        Err(ConfigError::Invalid { issues, .. }) => {
+            for issue in &issues {
+                println!("{}: {issue}", file.display());
+            }
+            eprintln!("{}: {} error(s)", file.display(), issues.len());
+            Ok(2)
+        }
+        Err(e) => Err(Exit(2, e.into())),
+    }
+}
+
+async fn serve(path: &Path) -> Result<u8, Exit> {
+    let config = load_config(path)?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let engine = build_engine(&config, metrics)?;
+    tracing::info!(
+        verifiers = engine.verifier_count(),
+        fingerprint = engine.fingerprint(),
+        "configuration loaded"
+    );
+    let backend = Arc::new(backend::EngineBackend::new(engine));
+    let settings = backend::server_settings(&config);
+    signet_server::serve(settings, backend, registry, backend::shutdown_signal())
+        .await
+        .context("provider server failed")?;
+    Ok(0)
+}
+
+async fn verify(
+    path: &Path,
+    output: Output,
+    timeout: Option<Duration>,
+    images: &[String],
+) -> Result<u8, Exit> {
+    let config = load_config(path)?;
+    let engine = build_engine(&config, EngineMetrics::default())?;
+    let deadline = Instant::now() + timeout.unwrap_or(config.server.request_deadline);
+    let items = engine.verify_keys(images, deadline).await;
+    let mut all_pass = true;
+    for item in &items {
+        let success = item.error.is_empty()
+            && item.value.get("isSuccess").and_then(|v| v.as_bool()) == Some(true);
+        all_pass &= success;
+        match output {
+            Output::Json => println!("{}", serde_json::to_string(&item.value).unwrap_or_default()),
+            Output::Text => println!("{}", text_summary(&item.key, &item.value, &item.error)),
+        }
+        if output == Output::Json && !item.error.is_empty() {
+            eprintln!("{}: {}", item.key, item.error);
+        }
+    }
+    Ok(if all_pass { 0 } else { 1 })
+}
+
+fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
+    let ok = value.get("isSuccess").and_then(|v| v.as_bool()) == Some(true) && error.is_empty();
+    let subject = value.get("subject").and_then(|v| v.as_str()).unwrap_or(key);
+    let mut out = format!("{} {subject}", if ok { "PASS" } else { "FAIL" });
+    if let Some(reason) = value.get("errorReason").and_then(|v| v.as_str()) {
+        let message = value.get("message").and_then(|v| v.as_str()).unwrap_or("");
+        out.push_str(&format!("\n  {reason}: {message}"));
+    }
+    if let Some(reports) = value.get("verifierReports").and_then(|v| v.as_array()) {
+        for r in reports {
+            let pass = r.get("isSuccess").and_then(|v| v.as_bool()) == Some(true);
+            out.push_str(&format!(
+                "\n  {} {} {} {}{}",
+                if pass { "ok  " } else { "fail" },
+                r.get("verifierName").and_then(|v| v.as_str()).unwrap_or("?"),
+                r.get("artifactType").and_then(|v| v.as_str()).unwrap_or("?"),
+                r.get("referenceDigest").and_then(|v| v.as_str()).unwrap_or("?"),
+                r.get("message")
+                    .and_then(|v| v.as_str())
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    if let Some(unverified) = value.get("unverifiedReferrers").and_then(|v| v.as_array()) {
+        for u in unverified {
+            out.push_str(&format!(
+                "\n  skip {} {} (no verifier configured)",
+                u.get("artifactType").and_then(|v| v.as_str()).unwrap_or("?"),
+                u.get("referenceDigest").and_then(|v| v.as_str()).unwrap_or("?"),
+            ));
+        }
+    }
+    out
+}
+
+async fn resolve(path: Option<&Path>, timeout: Duration, images: &[String]) -> Result<u8, Exit> {
+    let config = match path {
+        Some(p) => load_config(p)?,
+        None => signet_config::parse("server:\n  plainHTTP: true\n", Path::new("."))
+            .map_err(|i| Exit(2, anyhow::anyhow!("default configuration invalid: {i:?}")))?,
+    };
+    let engine = build_engine(&config, EngineMetrics::default())?;
+    let deadline = Instant::now() + timeout;
+    let items = engine.mutate_keys(images, deadline).await;
+    let mut code = 0;
+    for item in items {
+        match item.value.as_str() {
+            Some(pinned) if item.error.is_empty() => println!("{pinned}"),
+            _ => {
+                eprintln!("{}: {}", item.key, item.error);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}

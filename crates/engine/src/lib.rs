@@ -1,1 +1,359 @@
-//! signet-engine (being written).
+//! Signet's verification engine.
+//!
+//! Per image: resolve the reference to a digest, discover its referrers, give each to the
+//! verifiers whose artifact types match, recurse into referrers of referrers up to the configured
+//! depth, apply the policy and build the report (Ratify 0.2.0 shape). Around that:
+//! - **Deadlines.** Callers wait until their deadline; keys still running then get a `timeout:`
+//!   error item; keys that finished keep their results. Unfinished work is never a success.
+//! - **Single flight.** The same image requested concurrently, in one request or several, is
+//!   resolved and verified once: the work runs in its own task with its own budget, and every
+//!   caller waits on the same shared result (so a caller that gives up does not cancel the work,
+//!   and a retry by Gatekeeper finds the verdict in the cache).
+//! - **Cache.** Verdicts are cached by pinned digest and a fingerprint of the verifier and policy
+//!   settings, never by tag; transient failures are never cached.
+#![warn(missing_docs)]
+
+mod build;
+mod metrics;
+pub mod policy;
+mod store;
+mod tree;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use signet_config::PolicyConfig;
+use signet_registry::{DiscoveryOptions, ImageReference, RegistryClient};
+use signet_types::gatekeeper::{Item, ProviderKey};
+use signet_types::{ReasonCode, VerificationResult, RESULT_VERSION};
+use signet_verify::Verifier;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+pub use build::{build, BuildOutput};
+pub use metrics::EngineMetrics;
+
+/// Time kept back from the caller's deadline to serialize and send the answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(20);
+
+/// The verdict for one image, and the Gatekeeper item error when the image could not be
+/// examined at all.
+#[derive(Debug, Clone)]
+pub struct ImageOutcome {
+    /// The result value (returned for every key, by the provider and by `signet verify`).
+    pub result: VerificationResult,
+    /// Set when the failure is an error rather than a verdict (bad reference, registry problem,
+    /// timeout): `<reason in lower case>: <message>`.
+    pub item_error: Option<String>,
+}
+
+impl ImageOutcome {
+    /// An outcome for an image that could not be examined.
+    pub fn error(reason: ReasonCode, message: String, subject: Option<String>) -> Self {
+        let mut result = new_result();
+        result.subject = subject;
+        result.error_reason = Some(reason);
+        result.message = Some(message.clone());
+        ImageOutcome {
+            item_error: Some(reason.item_error(&message)),
+            result,
+        }
+    }
+
+    /// The Gatekeeper item for `key`.
+    pub fn to_item(&self, key: &str) -> Item {
+        Item {
+            key: key.to_string(),
+            value: serde_json::to_value(&self.result).unwrap_or(serde_json::Value::Null),
+            error: self.item_error.clone().unwrap_or_default(),
+        }
+    }
+}
+
+fn new_result() -> VerificationResult {
+    VerificationResult {
+        version: RESULT_VERSION.to_string(),
+        is_success: false,
+        trace_id: trace_id(),
+        timestamp: now_rfc3339(),
+        subject: None,
+        error_reason: None,
+        message: None,
+        verifier_reports: Vec::new(),
+        unverified_referrers: Vec::new(),
+    }
+}
+
+fn trace_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+type SharedOutcome = Shared<BoxFuture<'static, Arc<ImageOutcome>>>;
+
+/// The engine. Cheap to clone; built once from the configuration.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("verifiers", &self.inner.verifiers)
+            .field("fingerprint", &self.inner.fingerprint)
+            .finish()
+    }
+}
+
+struct Inner {
+    registry: RegistryClient,
+    verifiers: Vec<Arc<dyn Verifier>>,
+    policy: PolicyConfig,
+    discovery: DiscoveryOptions,
+    max_depth: u32,
+    work_budget: Duration,
+    key_permits: Semaphore,
+    inflight: Mutex<HashMap<String, SharedOutcome>>,
+    cache: Option<moka::future::Cache<String, Arc<ImageOutcome>>>,
+    metrics: EngineMetrics,
+    fingerprint: String,
+}
+
+impl Engine {
+    /// Verifies one image, waiting at most until `deadline`.
+    pub async fn verify_image(&self, image: &str, deadline: Instant) -> Arc<ImageOutcome> {
+        let reference = match ImageReference::parse(image) {
+            Ok(r) => r,
+            Err(e) => {
+                let o = ImageOutcome::error(ReasonCode::InvalidReference, e.to_string(), None);
+                self.inner.metrics.verdict(o.result.error_reason);
+                return Arc::new(o);
+            }
+        };
+        let key = reference.to_string();
+        let shared = {
+            let mut map = match self.inner.inflight.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some(existing) = map.get(&key) {
+                self.inner.metrics.cache("joined");
+                existing.clone()
+            } else {
+                let inner = self.inner.clone();
+                let task_key = key.clone();
+                let handle = tokio::spawn(async move {
+                    let outcome = Arc::new(inner.verify_reference(reference).await);
+                    let mut map = match inner.inflight.lock() {
+                        Ok(m) => m,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    map.remove(&task_key);
+                    outcome
+                });
+                let image_text = key.clone();
+                let fut: BoxFuture<'static, Arc<ImageOutcome>> = async move {
+                    match handle.await {
+                        Ok(o) => o,
+                        Err(e) => Arc::new(ImageOutcome::error(
+                            ReasonCode::InternalError,
+                            format!("verification of {image_text} failed unexpectedly: {e}"),
+                            None,
+                        )),
+                    }
+                }
+                .boxed();
+                let shared = fut.shared();
+                map.insert(key.clone(), shared.clone());
+                shared
+            }
+        };
+        let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        match tokio::time::timeout_at(wait_until, shared).await {
+            Ok(o) => o,
+            Err(_) => {
+                let o = ImageOutcome::error(
+                    ReasonCode::Timeout,
+                    format!(
+                        "verification of {key} did not finish before the request deadline; it continues in the background and a retry may find the verdict cached"
+                    ),
+                    None,
+                );
+                self.inner.metrics.verdict(o.result.error_reason);
+                Arc::new(o)
+            }
+        }
+    }
+
+    /// Answers a Gatekeeper verify request: one item per key, in request order, before
+    /// `deadline`.
+    pub async fn verify_keys(&self, keys: &[String], deadline: Instant) -> Vec<Item> {
+        let futures = keys.iter().map(|key| async move {
+            match ProviderKey::parse(key) {
+                Ok(k) => self.verify_image(k.image, deadline).await.to_item(key),
+                Err(e) => ImageOutcome::error(ReasonCode::InvalidRequest, e, None).to_item(key),
+            }
+        });
+        futures::future::join_all(futures).await
+    }
+
+    /// Resolves an image to its reference pinned by digest.
+    pub async fn resolve_image(
+        &self,
+        image: &str,
+        deadline: Instant,
+    ) -> Result<String, (ReasonCode, String)> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| (ReasonCode::InvalidReference, e.to_string()))?;
+        let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        match tokio::time::timeout_at(
+            wait_until,
+            self.inner.registry.resolve(&reference, wait_until),
+        )
+        .await
+        {
+            Ok(Ok(resolved)) => Ok(reference.pinned(&resolved.descriptor.digest)),
+            Ok(Err(e)) => Err((e.reason(), e.to_string())),
+            Err(_) => Err((
+                ReasonCode::Timeout,
+                format!("resolving {reference} did not finish before the request deadline"),
+            )),
+        }
+    }
+
+    /// Answers a Gatekeeper mutate request: each key's image pinned to its digest, or an error
+    /// item.
+    pub async fn mutate_keys(&self, keys: &[String], deadline: Instant) -> Vec<Item> {
+        let futures = keys.iter().map(|key| async move {
+            let resolved = match ProviderKey::parse(key) {
+                Ok(k) => self.resolve_image(k.image, deadline).await,
+                Err(e) => Err((ReasonCode::InvalidRequest, e)),
+            };
+            match resolved {
+                Ok(pinned) => Item {
+                    key: key.clone(),
+                    value: serde_json::Value::String(pinned),
+                    error: String::new(),
+                },
+                Err((reason, message)) => Item {
+                    key: key.clone(),
+                    value: serde_json::Value::Null,
+                    error: reason.item_error(&message),
+                },
+            }
+        });
+        futures::future::join_all(futures).await
+    }
+
+    /// A fingerprint of the settings that influence verdicts (part of cache keys).
+    pub fn fingerprint(&self) -> &str {
+        &self.inner.fingerprint
+    }
+
+    /// Number of configured verifiers.
+    pub fn verifier_count(&self) -> usize {
+        self.inner.verifiers.len()
+    }
+}
+
+impl Inner {
+    async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
+        let deadline = Instant::now() + self.work_budget;
+        let outcome = match tokio::time::timeout_at(deadline, self.verify_within(&reference, deadline)).await {
+            Ok(o) => o,
+            Err(_) => ImageOutcome::error(
+                ReasonCode::Timeout,
+                format!("verification of {reference} did not finish within its time budget of {:?}", self.work_budget),
+                None,
+            ),
+        };
+        self.metrics.verdict(outcome.result.error_reason);
+        tracing::info!(
+            image = %reference,
+            success = outcome.result.is_success,
+            reason = outcome.result.error_reason.map(|r| r.as_str()).unwrap_or("none"),
+            trace_id = %outcome.result.trace_id,
+            "verified"
+        );
+        outcome
+    }
+
+    async fn verify_within(self: &Arc<Self>, reference: &ImageReference, deadline: Instant) -> ImageOutcome {
+        let _permit = match self.key_permits.acquire().await {
+            Ok(p) => p,
+            Err(_) => {
+                return ImageOutcome::error(
+                    ReasonCode::InternalError,
+                    "the engine is shutting down".into(),
+                    None,
+                )
+            }
+        };
+        let resolved = match self.registry.resolve(reference, deadline).await {
+            Ok(r) => r,
+            Err(e) => return ImageOutcome::error(e.reason(), e.to_string(), None),
+        };
+        let pinned = reference.pinned(&resolved.descriptor.digest);
+        let cache_key = format!("{pinned}#{}", self.fingerprint);
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.get(&cache_key).await {
+                self.metrics.cache("hit");
+                let mut o = (*hit).clone();
+                o.result.trace_id = trace_id();
+                return o;
+            }
+            self.metrics.cache("miss");
+        }
+        let subject = signet_verify::Subject::new(reference.repository_path(), resolved.descriptor);
+        let outcome = self.verify_subject_tree(subject, pinned, deadline).await;
+        let transient = outcome
+            .result
+            .error_reason
+            .map(|r| r.is_transient())
+            .unwrap_or(false)
+            || outcome.item_error.is_some();
+        if let (Some(cache), false) = (&self.cache, transient) {
+            cache.insert(cache_key, Arc::new(outcome.clone())).await;
+        }
+        outcome
+    }
+
+    async fn verify_subject_tree(
+        self: &Arc<Self>,
+        subject: signet_verify::Subject,
+        pinned: String,
+        deadline: Instant,
+    ) -> ImageOutcome {
+        let found = match tree::examine(self, subject, 1, deadline).await {
+            Ok(f) => f,
+            Err(e) => return ImageOutcome::error(e.reason(), format!("discovering the referrers of {pinned} failed: {e}"), Some(pinned)),
+        };
+        let unverified_types: Vec<String> = found
+            .unverified
+            .iter()
+            .filter(|u| u.subject == pinned)
+            .map(|u| u.artifact_type.clone())
+            .collect();
+        let verdict = policy::decide(&self.policy, &pinned, &found.reports, &unverified_types);
+        let mut result = new_result();
+        result.is_success = verdict.is_success;
+        result.error_reason = verdict.error_reason;
+        result.message = verdict.message;
+        result.subject = Some(pinned);
+        result.verifier_reports = found.reports;
+        result.unverified_referrers = found.unverified;
+        ImageOutcome {
+            result,
+            item_error: None,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Building the engine from a validated configuration: registry settings, verifiers (through
+//! their factories), policy and cache. Problems come back as [`ConfigIssue`]s with field paths,
+//! the same ones `signet config check` prints.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use signet_config::{Config, ConfigIssue, HostConfig};
+use signet_registry::{
+    ClientSettings, Credentials, DiscoveryOptions, DockerConfig, HostSettings, Limits,
+    RegistryClient, RetryPolicy,
+};
+use signet_types::Digest;
+use signet_verify::{Verifier, VerifierFactory};
+use tokio::sync::Semaphore;
+
+use crate::{Engine, EngineMetrics, Inner};
+
+/// The engine and what the binary needs to report about it.
+#[derive(Debug)]
+pub struct BuildOutput {
+    /// The engine.
+    pub engine: Engine,
+}
+
+fn host_settings(path: &str, h: &HostConfig, issues: &mut Vec<ConfigIssue>) -> HostSettings {
+    let mut s = HostSettings {
+        plain_http: h.plain_http,
+        max_concurrency: h.max_concurrency,
+        ..HostSettings::default()
+    };
+    if let Some(ca) = &h.ca_file {
+        match std::fs::read(ca) {
+            Ok(pem) => s.ca_bundle_pem = Some(pem),
+            Err(e) => issues.push(ConfigIssue {
+                path: format!("{path}.caFile"),
+                message: format!("cannot read {}: {e}", ca.display()),
+            }),
+        }
+    }
+    if let Some(c) = &h.credentials {
+        s.credentials = Some(Credentials {
+            username: c.username.clone(),
+            password: c.password.clone(),
+        });
+    }
+    if let Some(dc) = &h.docker_config {
+        match DockerConfig::load(dc) {
+            Ok(d) => s.docker_config = Some(d),
+            Err(e) => issues.push(ConfigIssue {
+                path: format!("{path}.dockerConfig"),
+                message: e.to_string(),
+            }),
+        }
+    }
+    s
+}
+
+/// Builds the engine. Every verifier entry goes to the factory of its type; unknown types and
+/// the factories' own parameter errors are reported with their paths.
+pub fn build(
+    config: &Config,
+    factories: &[Arc<dyn VerifierFactory>],
+    metrics: EngineMetrics,
+) -> Result<BuildOutput, Vec<ConfigIssue>> {
+    let mut issues = Vec::new();
+
+    let mut hosts = HashMap::new();
+    for (name, h) in &config.registry.hosts {
+        hosts.insert(
+            name.clone(),
+            host_settings(&format!("registry.hosts[{name:?}]"), h, &mut issues),
+        );
+    }
+    let settings = ClientSettings {
+        default: host_settings("registry.default", &config.registry.default, &mut issues),
+        hosts,
+        limits: Limits {
+            max_manifest_bytes: config.registry.max_manifest_bytes,
+            max_blob_bytes: config.registry.max_blob_bytes,
+        },
+        retry: RetryPolicy {
+            max_attempts: config.registry.max_attempts,
+            base_backoff: config.registry.base_backoff,
+        },
+        ..ClientSettings::default()
+    };
+
+    let mut verifiers: Vec<Arc<dyn Verifier>> = Vec::new();
+    for (i, entry) in config.verifiers.iter().enumerate() {
+        let path = format!("verifiers[{i}]");
+        let Some(factory) = factories.iter().find(|f| f.verifier_type() == entry.type_) else {
+            let known: Vec<&str> = factories.iter().map(|f| f.verifier_type()).collect();
+            issues.push(ConfigIssue {
+                path: format!("{path}.type"),
+                message: if known.is_empty() {
+                    format!("unknown verifier type {:?} (this build of Signet has no verifier types yet)", entry.type_)
+                } else {
+                    format!("unknown verifier type {:?} (expected one of: {})", entry.type_, known.join(", "))
+                },
+            });
+            continue;
+        };
+        match factory.build(&entry.name, &entry.artifact_types, &entry.params, &config.base_dir) {
+            Ok(v) => verifiers.push(v),
+            Err(errs) => issues.extend(errs.into_iter().map(|e| ConfigIssue {
+                path: format!("{path}.{}", e.path),
+                message: e.message,
+            })),
+        }
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+
+    let observer: Arc<dyn signet_registry::RegistryObserver> = Arc::new(metrics.clone());
+    let registry = RegistryClient::new(settings, observer).map_err(|e| {
+        vec![ConfigIssue {
+            path: "registry".into(),
+            message: e.to_string(),
+        }]
+    })?;
+
+    let mut fp = String::new();
+    for v in &verifiers {
+        fp.push_str(&format!("{}|{}|{}\n", v.name(), v.verifier_type(), v.fingerprint()));
+    }
+    fp.push_str(&format!("{:?}\n{:?}\n{}", config.policy, config.discovery, config.discovery.max_depth));
+    let fingerprint = Digest::sha256_of(fp.as_bytes()).hex()[..16].to_string();
+
+    let cache = (!config.cache.ttl.is_zero()).then(|| {
+        moka::future::Cache::builder()
+            .max_capacity(config.cache.max_entries)
+            .time_to_live(config.cache.ttl)
+            .build()
+    });
+
+    let inner = Inner {
+        registry,
+        verifiers,
+        policy: config.policy.clone(),
+        discovery: DiscoveryOptions {
+            referrers_api: config.discovery.referrers_api,
+            tag_schema: config.discovery.tag_schema,
+            cosign_tags: config.discovery.cosign_tags,
+            artifact_type: None,
+        },
+        max_depth: config.discovery.max_depth,
+        work_budget: config.server.request_deadline,
+        key_permits: Semaphore::new(config.server.max_concurrent_keys),
+        inflight: Mutex::new(HashMap::new()),
+        cache,
+        metrics,
+        fingerprint,
+    };
+    Ok(BuildOutput {
+        engine: Engine {
+            inner: Arc::new(inner),
+        },
+    })
+}

@@ -1,0 +1,136 @@
+//! The engine's Prometheus metrics: per-verifier durations, registry requests by host and status,
+//! cache hits and verdicts by reason. Registered once into the process's registry.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use signet_registry::RegistryObserver;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerifierLabels {
+    verifier: String,
+    verifier_type: String,
+    success: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RegistryLabels {
+    host: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    reason: String,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The engine's metric families.
+#[derive(Debug, Clone)]
+pub struct EngineMetrics {
+    verifier_duration: Family<VerifierLabels, Histogram, fn() -> Histogram>,
+    registry_requests: Family<RegistryLabels, Counter>,
+    registry_duration: Family<RegistryLabels, Histogram, fn() -> Histogram>,
+    cache: Family<CacheLabels, Counter>,
+    verdicts: Family<VerdictLabels, Counter>,
+}
+
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        EngineMetrics {
+            verifier_duration: Family::new_with_constructor(duration_histogram),
+            registry_requests: Family::default(),
+            registry_duration: Family::new_with_constructor(duration_histogram),
+            cache: Family::default(),
+            verdicts: Family::default(),
+        }
+    }
+}
+
+impl EngineMetrics {
+    /// Creates the families and registers them under the `signet` prefix.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = EngineMetrics::default();
+        let r = registry.sub_registry_with_prefix("signet");
+        r.register(
+            "verifier_duration_seconds",
+            "Time one verifier spent on one referrer",
+            m.verifier_duration.clone(),
+        );
+        r.register(
+            "registry_requests",
+            "HTTP requests to registries by host, method and status (status none = no answer)",
+            m.registry_requests.clone(),
+        );
+        r.register(
+            "registry_request_duration_seconds",
+            "Duration of HTTP requests to registries",
+            m.registry_duration.clone(),
+        );
+        r.register(
+            "cache_lookups",
+            "Verdict cache lookups by result (hit, miss, joined = joined an in-flight verification)",
+            m.cache.clone(),
+        );
+        r.register(
+            "verdicts",
+            "Image verdicts by reason (none = passed)",
+            m.verdicts.clone(),
+        );
+        m
+    }
+
+    pub(crate) fn verifier(&self, name: &str, type_: &str, success: bool, elapsed: Duration) {
+        self.verifier_duration
+            .get_or_create(&VerifierLabels {
+                verifier: name.to_string(),
+                verifier_type: type_.to_string(),
+                success: success.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn cache(&self, result: &str) {
+        self.cache
+            .get_or_create(&CacheLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn verdict(&self, reason: Option<signet_types::ReasonCode>) {
+        self.verdicts
+            .get_or_create(&VerdictLabels {
+                reason: reason.map(|r| r.as_str()).unwrap_or("none").to_string(),
+            })
+            .inc();
+    }
+}
+
+impl RegistryObserver for EngineMetrics {
+    fn on_request(&self, host: &str, method: &str, status: Option<u16>, elapsed: Duration) {
+        let labels = RegistryLabels {
+            host: host.to_string(),
+            method: method.to_string(),
+            status: status.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+        };
+        self.registry_requests.get_or_create(&labels).inc();
+        self.registry_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+}

@@ -1,0 +1,156 @@
+//! Discovery and dispatch for one subject and, recursively, its referrers.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::future::{join_all, BoxFuture, FutureExt};
+use signet_registry::{RegistryError, RepositoryRef};
+use signet_types::report::UnverifiedReferrer;
+use signet_types::{Descriptor, ReasonCode, VerifierReport};
+use signet_verify::{Subject, Verifier, VerifierOutcome, VerifyContext};
+use tokio::time::Instant;
+
+use crate::store::RegistryStore;
+use crate::Inner;
+
+/// What examining a subject found.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// Reports of verifiers on the subject's referrers, with nested results.
+    pub reports: Vec<VerifierReport>,
+    /// Referrers, at any depth, that no verifier handles.
+    pub unverified: Vec<UnverifiedReferrer>,
+}
+
+/// The artifact type a referrer is dispatched by.
+fn artifact_type(d: &Descriptor) -> String {
+    d.artifact_type.clone().unwrap_or_else(|| d.media_type.clone())
+}
+
+/// Discovers the referrers of `subject` and verifies each with the matching verifiers. `depth` is
+/// the level of these referrers (1 = attached to the image).
+pub(crate) fn examine<'a>(
+    inner: &'a Arc<Inner>,
+    subject: Subject,
+    depth: u32,
+    deadline: Instant,
+) -> BoxFuture<'a, Result<Found, RegistryError>> {
+    async move {
+        let repo = RepositoryRef::parse(&subject.repository)?;
+        let referrers = inner
+            .registry
+            .referrers(&repo, &subject.descriptor.digest, &inner.discovery, deadline)
+            .await?;
+        tracing::debug!(subject = %subject.pinned(), count = referrers.len(), "referrers discovered");
+        let per_referrer = referrers.into_iter().map(|referrer| {
+            let subject = subject.clone();
+            let repo = repo.clone();
+            async move { examine_referrer(inner, &repo, subject, referrer, depth, deadline).await }
+        });
+        let mut found = Found::default();
+        for f in join_all(per_referrer).await {
+            found.reports.extend(f.reports);
+            found.unverified.extend(f.unverified);
+        }
+        Ok(found)
+    }
+    .boxed()
+}
+
+async fn examine_referrer(
+    inner: &Arc<Inner>,
+    repo: &RepositoryRef,
+    subject: Subject,
+    referrer: Descriptor,
+    depth: u32,
+    deadline: Instant,
+) -> Found {
+    let at = artifact_type(&referrer);
+    let matching: Vec<&Arc<dyn Verifier>> = inner
+        .verifiers
+        .iter()
+        .filter(|v| v.artifact_types().iter().any(|t| *t == at))
+        .collect();
+    let mut found = Found::default();
+    if matching.is_empty() {
+        found.unverified.push(UnverifiedReferrer {
+            subject: subject.pinned(),
+            reference_digest: referrer.digest.to_string(),
+            artifact_type: at,
+        });
+        return found;
+    }
+
+    // Referrers of this referrer (for example a signature on an SBOM), verified alongside.
+    let nested = async {
+        if depth >= inner.max_depth {
+            return Ok(Found::default());
+        }
+        let nested_subject = Subject::new(subject.repository.clone(), referrer.clone());
+        examine(inner, nested_subject, depth + 1, deadline).await
+    };
+    let store = RegistryStore::new(inner.registry.clone(), repo.clone(), deadline);
+    let verifications = join_all(matching.iter().map(|v| {
+        let store = &store;
+        let subject = &subject;
+        let referrer = &referrer;
+        async move {
+            let started = std::time::Instant::now();
+            let ctx = VerifyContext::new(subject, referrer, store, SystemTime::now(), deadline);
+            let outcome = match tokio::time::timeout_at(deadline, v.verify(&ctx)).await {
+                Ok(o) => o,
+                Err(_) => VerifierOutcome::fail(
+                    ReasonCode::Timeout,
+                    format!(
+                        "verifier {} did not finish before the deadline",
+                        v.name()
+                    ),
+                ),
+            };
+            inner
+                .metrics
+                .verifier(v.name(), v.verifier_type(), outcome.is_success, started.elapsed());
+            (v, outcome)
+        }
+    }));
+    let (nested, verifications) = tokio::join!(nested, verifications);
+
+    let nested_reports = match nested {
+        Ok(n) => {
+            found.unverified.extend(n.unverified);
+            n.reports
+        }
+        Err(e) => vec![discovery_failure(&subject, &referrer, &e)],
+    };
+    for (v, outcome) in verifications {
+        let mut report = VerifierReport::new(
+            subject.pinned(),
+            referrer.digest.to_string(),
+            at.clone(),
+            v.name(),
+            v.verifier_type(),
+            outcome.is_success,
+            outcome.message,
+            outcome.error_reason,
+        );
+        report.remediation = outcome.remediation;
+        report.extensions = outcome.extensions;
+        report.nested_results = nested_reports.clone();
+        found.reports.push(report);
+    }
+    found
+}
+
+/// A failing nested report standing for referrers that could not be listed: fail closed.
+fn discovery_failure(subject: &Subject, referrer: &Descriptor, e: &RegistryError) -> VerifierReport {
+    VerifierReport::new(
+        format!("{}@{}", subject.repository, referrer.digest),
+        referrer.digest.to_string(),
+        artifact_type(referrer),
+        "signet-discovery",
+        "discovery",
+        false,
+        format!("could not list the referrers of {}: {e}", referrer.digest),
+        Some(e.reason()),
+    )
+}
