@@ -1,0 +1,386 @@
+//! The engine against a real registry (ferro-oci-server, referrers API): dispatch by artifact
+//! type, content access through the store, nesting, any/all policy, single flight, deadlines and
+//! the verdict cache. The verifiers here are test verifiers built through the factory path; they
+//! read the referrer's manifest and blob from the registry like real ones do.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use signet_engine::{Engine, EngineMetrics};
+use signet_testkit::Registry;
+use signet_types::{Descriptor, Digest, ImageManifest, ReasonCode};
+use signet_verify::{ParamError, Verifier, VerifierFactory, VerifierOutcome, VerifyContext};
+use tokio::time::Instant;
+
+const TYPE_SIG: &str = "application/vnd.example.sig";
+const TYPE_SBOM: &str = "application/vnd.example.sbom";
+const TYPE_OTHER: &str = "application/vnd.example.other";
+
+/// Passes when the referrer manifest's annotation `test/verdict` is `pass` and its layer blob
+/// reads back as `payload:<subject digest>`; counts its calls; can be slowed down.
+#[derive(Debug)]
+struct AnnotationVerifier {
+    name: String,
+    types: Vec<String>,
+    delay: Duration,
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Verifier for AnnotationVerifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn verifier_type(&self) -> &str {
+        "test-annotation"
+    }
+    fn artifact_types(&self) -> &[String] {
+        &self.types
+    }
+    fn fingerprint(&self) -> String {
+        format!("{:?}", self.delay)
+    }
+    async fn verify(&self, ctx: &VerifyContext<'_>) -> VerifierOutcome {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        let bytes = match ctx.store.manifest(&ctx.referrer.digest).await {
+            Ok(b) => b,
+            Err(e) => return e.into(),
+        };
+        let manifest: ImageManifest = match serde_json::from_slice(&bytes) {
+            Ok(m) => m,
+            Err(e) => return VerifierOutcome::fail(ReasonCode::InvalidSignature, e.to_string()),
+        };
+        let Some(layer) = manifest.layers.first() else {
+            return VerifierOutcome::fail(ReasonCode::InvalidSignature, "no layer");
+        };
+        let blob = match ctx.store.blob(layer).await {
+            Ok(b) => b,
+            Err(e) => return e.into(),
+        };
+        let expected = format!("payload:{}", ctx.subject.descriptor.digest);
+        if blob.as_ref() != expected.as_bytes() {
+            return VerifierOutcome::fail(ReasonCode::InvalidSignature, "payload names another subject");
+        }
+        match manifest.annotations.get("test/verdict").map(String::as_str) {
+            Some("pass") => VerifierOutcome::pass("annotation says pass"),
+            _ => VerifierOutcome::fail(ReasonCode::UntrustedSigner, "annotation says fail"),
+        }
+    }
+}
+
+struct TestFactory {
+    calls: Arc<AtomicUsize>,
+}
+
+impl VerifierFactory for TestFactory {
+    fn verifier_type(&self) -> &'static str {
+        "test-annotation"
+    }
+    fn build(
+        &self,
+        name: &str,
+        artifact_types: &[String],
+        params: &serde_yaml_ng::Mapping,
+        _base_dir: &Path,
+    ) -> Result<Arc<dyn Verifier>, Vec<ParamError>> {
+        let mut delay = Duration::ZERO;
+        for (k, v) in params {
+            match (k.as_str(), v.as_u64()) {
+                (Some("delayMs"), Some(ms)) => delay = Duration::from_millis(ms),
+                _ => {
+                    return Err(vec![ParamError {
+                        path: format!("{}", k.as_str().unwrap_or("?")),
+                        message: "unknown parameter".into(),
+                    }])
+                }
+            }
+        }
+        Ok(Arc::new(AnnotationVerifier {
+            name: name.to_string(),
+            types: artifact_types.to_vec(),
+            delay,
+            calls: self.calls.clone(),
+        }))
+    }
+}
+
+struct Fixture {
+    registry: Registry,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        Fixture {
+            registry: Registry::start_ferro().await.expect("ferro registry starts"),
+        }
+    }
+
+    fn engine(&self, extra: &str, calls: Arc<AtomicUsize>) -> Engine {
+        let yaml = format!(
+            "server:\n  plainHTTP: true\n  requestDeadline: 2s\nregistry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{extra}",
+            self.registry.host()
+        );
+        let config = signet_config::parse(&yaml, Path::new(".")).expect("valid config");
+        let factories: Vec<Arc<dyn VerifierFactory>> = vec![Arc::new(TestFactory { calls })];
+        signet_engine::build(&config, &factories, EngineMetrics::default())
+            .expect("engine builds")
+            .engine
+    }
+
+    /// Attaches a referrer of `artifact_type` to `subject` with the given verdict annotation;
+    /// its layer names `payload_for` as its subject.
+    async fn attach(
+        &self,
+        repo: &str,
+        subject: &Descriptor,
+        artifact_type: &str,
+        verdict: &str,
+        payload_for: &Digest,
+    ) -> Descriptor {
+        let payload = format!("payload:{payload_for}");
+        let layer = self
+            .registry
+            .push_blob(repo, payload.as_bytes())
+            .await
+            .expect("push layer");
+        let empty = self.registry.push_blob(repo, b"{}").await.expect("push config");
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer.to_string(), "size": payload.len()}],
+            "subject": {"mediaType": subject.media_type, "digest": subject.digest.to_string(), "size": subject.size},
+            "annotations": {"test/verdict": verdict}
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let digest = self
+            .registry
+            .push_manifest(repo, &Digest::sha256_of(&bytes).to_string(), "application/vnd.oci.image.manifest.v1+json", &bytes)
+            .await
+            .expect("push referrer");
+        Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest,
+            size: bytes.len() as u64,
+            artifact_type: Some(artifact_type.into()),
+            annotations: Default::default(),
+            platform: None,
+        }
+    }
+}
+
+fn verifiers_yaml(delay_ms: u64) -> String {
+    format!(
+        "verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    delayMs: {delay_ms}\n  - name: sbomcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SBOM}]\n"
+    )
+}
+
+fn deadline(ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(ms)
+}
+
+#[tokio::test]
+async fn dispatch_by_artifact_type_and_unverified_referrers_are_listed() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("app", "v1", "dispatch").await.unwrap();
+    let sig = f.attach("app", &img, TYPE_SIG, "pass", &img.digest).await;
+    let other = f.attach("app", &img, TYPE_OTHER, "pass", &img.digest).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = f.engine(&verifiers_yaml(0), calls.clone());
+
+    let out = engine.verify_image(&f.registry.reference("app:v1"), deadline(5000)).await;
+    let r = &out.result;
+    assert!(r.is_success, "{r:#?}");
+    assert_eq!(r.subject.as_deref(), Some(format!("{}/app@{}", f.registry.host(), img.digest).as_str()));
+    assert_eq!(r.verifier_reports.len(), 1, "{r:#?}");
+    assert_eq!(r.verifier_reports[0].reference_digest, sig.digest.to_string());
+    assert_eq!(r.verifier_reports[0].verifier_name, "sigcheck");
+    assert_eq!(r.verifier_reports[0].name, "sigcheck");
+    assert_eq!(r.verifier_reports[0].type_, "test-annotation");
+    assert_eq!(r.unverified_referrers.len(), 1);
+    assert_eq!(r.unverified_referrers[0].reference_digest, other.digest.to_string());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(out.item_error.is_none());
+}
+
+#[tokio::test]
+async fn no_referrers_and_unhandled_referrers_fail_with_reasons() {
+    let f = Fixture::new().await;
+    f.registry.push_sample_image("bare", "v1", "bare").await.unwrap();
+    let img = f.registry.push_sample_image("other", "v1", "other").await.unwrap();
+    f.attach("other", &img, TYPE_OTHER, "pass", &img.digest).await;
+    let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+
+    let bare = engine.verify_image(&f.registry.reference("bare:v1"), deadline(5000)).await;
+    assert!(!bare.result.is_success);
+    assert_eq!(bare.result.error_reason, Some(ReasonCode::NoSignature));
+    assert!(bare.item_error.is_none(), "a verdict, not an item error");
+
+    let other = engine.verify_image(&f.registry.reference("other:v1"), deadline(5000)).await;
+    assert_eq!(other.result.error_reason, Some(ReasonCode::NoVerifier));
+    assert!(other.result.message.as_deref().unwrap().contains(TYPE_OTHER));
+}
+
+#[tokio::test]
+async fn any_and_all_policies() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("pol", "v1", "policy").await.unwrap();
+    f.attach("pol", &img, TYPE_SIG, "pass", &img.digest).await;
+    f.attach("pol", &img, TYPE_SIG, "fail", &img.digest).await;
+
+    let all = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+    let out = all.verify_image(&f.registry.reference("pol:v1"), deadline(5000)).await;
+    assert!(!out.result.is_success);
+    assert_eq!(out.result.error_reason, Some(ReasonCode::UntrustedSigner));
+    assert_eq!(out.result.verifier_reports.len(), 2);
+
+    let any = f.engine(
+        &format!("{}policy:\n  artifactTypes:\n    {TYPE_SIG}: any\n", verifiers_yaml(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let out = any.verify_image(&f.registry.reference("pol:v1"), deadline(5000)).await;
+    assert!(out.result.is_success, "{:#?}", out.result);
+}
+
+#[tokio::test]
+async fn nested_results_and_depth_limit() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("nest", "v1", "nest").await.unwrap();
+    let sbom = f.attach("nest", &img, TYPE_SBOM, "pass", &img.digest).await;
+    // a failing signature on the SBOM
+    f.attach("nest", &sbom, TYPE_SIG, "fail", &sbom.digest).await;
+
+    let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+    let out = engine.verify_image(&f.registry.reference("nest:v1"), deadline(5000)).await;
+    let r = &out.result;
+    assert_eq!(r.verifier_reports.len(), 1);
+    let sbom_report = &r.verifier_reports[0];
+    assert!(sbom_report.is_success, "the SBOM itself passes");
+    assert_eq!(sbom_report.nested_results.len(), 1);
+    assert!(!sbom_report.nested_results[0].is_success);
+    assert_eq!(sbom_report.nested_results[0].subject, format!("{}/nest@{}", f.registry.host(), sbom.digest));
+    assert!(!r.is_success, "a failing nested signature fails the image");
+    assert_eq!(r.error_reason, Some(ReasonCode::UntrustedSigner));
+
+    let shallow = f.engine(
+        &format!("discovery:\n  maxDepth: 1\n{}", verifiers_yaml(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let out = shallow.verify_image(&f.registry.reference("nest:v1"), deadline(5000)).await;
+    assert!(out.result.verifier_reports[0].nested_results.is_empty());
+    assert!(out.result.is_success);
+}
+
+#[tokio::test]
+async fn payload_for_another_subject_fails() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("copy", "v1", "copy").await.unwrap();
+    let other = f.registry.push_sample_image("copy", "v2", "copy-other").await.unwrap();
+    f.attach("copy", &img, TYPE_SIG, "pass", &other.digest).await;
+    let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+    let out = engine.verify_image(&f.registry.reference("copy:v1"), deadline(5000)).await;
+    assert!(!out.result.is_success);
+    assert_eq!(out.result.error_reason, Some(ReasonCode::InvalidSignature));
+}
+
+#[tokio::test]
+async fn same_image_concurrently_is_verified_once_then_cached() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("once", "v1", "once").await.unwrap();
+    f.attach("once", &img, TYPE_SIG, "pass", &img.digest).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = f.engine(&verifiers_yaml(300), calls.clone());
+    let by_tag = f.registry.reference("once:v1");
+    let by_digest = f.registry.reference(&format!("once@{}", img.digest));
+    let keys = vec![by_tag.clone(), format!("[ns1]{by_tag}"), by_tag.clone()];
+    let (a, b) = tokio::join!(
+        engine.verify_keys(&keys, deadline(5000)),
+        engine.verify_keys(&[by_tag.clone()], deadline(5000)),
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one verification for four concurrent keys");
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[1].key, format!("[ns1]{by_tag}"));
+    for item in a.iter().chain(b.iter()) {
+        assert!(item.error.is_empty(), "{item:?}");
+        assert_eq!(item.value["isSuccess"], true);
+    }
+    // later: served from the cache, also through the digest form of the reference
+    let again = engine.verify_keys(&[by_tag, by_digest], deadline(5000)).await;
+    assert_eq!(again[0].value["isSuccess"], true);
+    assert_eq!(again[1].value["isSuccess"], true);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "verdict cached by digest");
+}
+
+#[tokio::test]
+async fn deadline_gives_timeout_items_and_keeps_finished_keys() {
+    let f = Fixture::new().await;
+    let fast = f.registry.push_sample_image("fast", "v1", "fast").await.unwrap();
+    f.attach("fast", &fast, TYPE_SBOM, "pass", &fast.digest).await;
+    let slow = f.registry.push_sample_image("slow", "v1", "slow").await.unwrap();
+    f.attach("slow", &slow, TYPE_SIG, "pass", &slow.digest).await;
+    let engine = f.engine(&verifiers_yaml(1500), Arc::new(AtomicUsize::new(0)));
+    let keys = vec![f.registry.reference("slow:v1"), f.registry.reference("fast:v1")];
+    let started = Instant::now();
+    let items = engine.verify_keys(&keys, started + Duration::from_millis(700)).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(700), "answered after the deadline: {elapsed:?}");
+    assert!(items[0].error.starts_with("timeout:"), "{:?}", items[0]);
+    assert_eq!(items[0].value["isSuccess"], false);
+    assert_eq!(items[0].value["errorReason"], "TIMEOUT");
+    assert!(items[1].error.is_empty(), "{:?}", items[1]);
+    assert_eq!(items[1].value["isSuccess"], true);
+}
+
+#[tokio::test]
+async fn invalid_and_missing_images_are_item_errors() {
+    let f = Fixture::new().await;
+    let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+    let keys = vec![
+        "Not A Reference".to_string(),
+        f.registry.reference("nothing-here:v1"),
+        "[unclosed".to_string(),
+    ];
+    let items = engine.verify_keys(&keys, deadline(5000)).await;
+    assert!(items[0].error.starts_with("invalid_reference:"), "{:?}", items[0]);
+    assert!(items[1].error.starts_with("registry_not_found:"), "{:?}", items[1]);
+    assert!(items[2].error.starts_with("invalid_request:"), "{:?}", items[2]);
+    for item in &items {
+        assert_eq!(item.value["isSuccess"], false);
+    }
+}
+
+#[tokio::test]
+async fn unknown_verifier_type_and_bad_params_are_config_errors_with_paths() {
+    let f = Fixture::new().await;
+    let yaml = format!(
+        "server:\n  plainHTTP: true\nverifiers:\n  - name: a\n    type: nope\n    artifactTypes: [{TYPE_SIG}]\n  - name: b\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    colour: blue\n"
+    );
+    let _ = &f;
+    let config = signet_config::parse(&yaml, Path::new(".")).unwrap();
+    let factories: Vec<Arc<dyn VerifierFactory>> = vec![Arc::new(TestFactory {
+        calls: Arc::new(AtomicUsize::new(0)),
+    })];
+    let issues = signet_engine::build(&config, &factories, EngineMetrics::default()).unwrap_err();
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert_eq!(issues[0].path, "verifiers[0].type");
+    assert!(issues[0].message.contains("test-annotation"), "{issues:?}");
+    assert_eq!(issues[1].path, "verifiers[1].colour");
+}
+
+#[tokio::test]
+async fn mutate_pins_digests() {
+    let f = Fixture::new().await;
+    let img = f.registry.push_sample_image("pin", "v1", "pin").await.unwrap();
+    let engine = f.engine("", Arc::new(AtomicUsize::new(0)));
+    let items = engine
+        .mutate_keys(&[f.registry.reference("pin:v1"), f.registry.reference("pin:v2")], deadline(5000))
+        .await;
+    assert_eq!(items[0].value, json!(format!("{}/pin@{}", f.registry.host(), img.digest)));
+    assert!(items[1].error.starts_with("registry_not_found:"), "{:?}", items[1]);
+}

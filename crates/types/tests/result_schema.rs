@@ -1,0 +1,103 @@
+//! The result type and docs/result-schema.json agree: what Signet produces validates, and the
+//! schema rejects what Signet must never produce.
+
+use serde_json::{json, Value};
+use signet_types::{ReasonCode, VerificationResult, VerifierReport, RESULT_VERSION};
+
+fn validator() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/result-schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles")
+}
+
+const DIGEST: &str = "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9";
+
+fn result(success: bool) -> VerificationResult {
+    let mut report = VerifierReport::new(
+        format!("127.0.0.1:5000/app@{DIGEST}"),
+        DIGEST.into(),
+        "application/vnd.cncf.notary.signature".into(),
+        "notation-prod",
+        "notation",
+        success,
+        "signature verified".into(),
+        (!success).then_some(ReasonCode::UntrustedSigner),
+    );
+    report.extensions = json!({"Issuer": "CN=Root", "SN": "CN=Leaf"});
+    report.nested_results = vec![report.clone()];
+    VerificationResult {
+        version: RESULT_VERSION.into(),
+        is_success: success,
+        trace_id: "0123456789abcdef0123456789abcdef".into(),
+        timestamp: "2026-11-23T02:30:00Z".into(),
+        subject: Some(format!("127.0.0.1:5000/app@{DIGEST}")),
+        error_reason: (!success).then_some(ReasonCode::UntrustedSigner),
+        message: (!success).then(|| "leaf subject does not match".to_string()),
+        verifier_reports: vec![report],
+        unverified_referrers: vec![],
+    }
+}
+
+fn errors(v: &Value) -> Vec<String> {
+    validator().iter_errors(v).map(|e| format!("{} at {}", e, e.instance_path)).collect()
+}
+
+#[test]
+fn produced_results_validate() {
+    for success in [true, false] {
+        let v = serde_json::to_value(result(success)).unwrap();
+        assert!(errors(&v).is_empty(), "{:?}\n{v:#}", errors(&v));
+        // Ratify templates read these exact names
+        assert!(v["verifierReports"][0]["name"].is_string());
+        assert!(v["verifierReports"][0]["type"].is_string());
+        assert!(v["verifierReports"][0]["nestedResults"].is_array());
+    }
+}
+
+#[test]
+fn schema_rejects_what_must_never_appear() {
+    // a failure without a reason
+    let mut v = serde_json::to_value(result(false)).unwrap();
+    v.as_object_mut().unwrap().remove("errorReason");
+    assert!(!errors(&v).is_empty());
+    // a success carrying a reason
+    let mut v = serde_json::to_value(result(true)).unwrap();
+    v["errorReason"] = json!("TIMEOUT");
+    assert!(!errors(&v).is_empty());
+    // an unknown reason code
+    let mut v = serde_json::to_value(result(false)).unwrap();
+    v["errorReason"] = json!("SOMETHING_ELSE");
+    assert!(!errors(&v).is_empty());
+    // a failing report without a reason
+    let mut v = serde_json::to_value(result(false)).unwrap();
+    v["verifierReports"][0].as_object_mut().unwrap().remove("errorReason");
+    assert!(!errors(&v).is_empty());
+    // wrong version, unknown field
+    let mut v = serde_json::to_value(result(true)).unwrap();
+    v["version"] = json!("1.0.0");
+    assert!(!errors(&v).is_empty());
+    let mut v = serde_json::to_value(result(true)).unwrap();
+    v["surprise"] = json!(1);
+    assert!(!errors(&v).is_empty());
+}
+
+#[test]
+fn every_reason_code_is_in_the_schema() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/result-schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let listed: Vec<&str> = schema["$defs"]["reason"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = ReasonCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(listed, known);
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/result-format.md")).unwrap();
+    for code in known {
+        assert!(doc.contains(&format!("`{code}`")), "{code} is not documented in docs/result-format.md");
+    }
+}
