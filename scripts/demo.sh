@@ -91,7 +91,7 @@ for item in resp.get("items", []):
 PY
 echo
 echo "== the same images through 'signet verify --output text'"
-"$SIGNET" verify --config "$WORK/signet.yaml" --output text "$REG/demo/app:v1" "$REG/demo/unsigned:v1" || true
+"$SIGNET" --log warn verify --config "$WORK/signet.yaml" --output text "$REG/demo/app:v1" "$REG/demo/unsigned:v1" || true
 echo
 echo "(full JSON response: rerun with SIGNET_DEMO_KEEP=1 to keep $WORK)"
 if [ "${SIGNET_DEMO_KEEP:-0}" = 1 ]; then trap - EXIT; echo "kept $WORK; stop pids ${PIDS[*]} yourself"; fi
