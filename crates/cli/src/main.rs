@@ -19,7 +19,11 @@ use signet_engine::{Engine, EngineMetrics};
 use tokio::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "signet", version, about = "Admission-time verifier of container signatures and attestations")]
+#[command(
+    name = "signet",
+    version,
+    about = "Admission-time verifier of container signatures and attestations"
+)]
 struct Cli {
     /// Log filter (tracing env-filter syntax), also from RUST_LOG.
     #[arg(long, global = true, env = "SIGNET_LOG", default_value = "info")]
@@ -110,7 +114,10 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log, cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -193,7 +200,11 @@ fn config_check(file: &Path) -> Result<u8, Exit> {
                 file.display(),
                 config.verifiers.len(),
                 config.server.listen,
-                if config.server.tls.is_some() { "HTTPS" } else { "plain HTTP" }
+                if config.server.tls.is_some() {
+                    "HTTPS"
+                } else {
+                    "plain HTTP"
+                }
             );
             Ok(0)
         }
@@ -266,9 +277,15 @@ fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
             out.push_str(&format!(
                 "\n  {} {} {} {}{}",
                 if pass { "ok  " } else { "fail" },
-                r.get("verifierName").and_then(|v| v.as_str()).unwrap_or("?"),
-                r.get("artifactType").and_then(|v| v.as_str()).unwrap_or("?"),
-                r.get("referenceDigest").and_then(|v| v.as_str()).unwrap_or("?"),
+                r.get("verifierName")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
+                r.get("artifactType")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
+                r.get("referenceDigest")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
                 r.get("message")
                     .and_then(|v| v.as_str())
                     .map(|m| format!(": {m}"))
@@ -280,8 +297,12 @@ fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
         for u in unverified {
             out.push_str(&format!(
                 "\n  skip {} {} (no verifier configured)",
-                u.get("artifactType").and_then(|v| v.as_str()).unwrap_or("?"),
-                u.get("referenceDigest").and_then(|v| v.as_str()).unwrap_or("?"),
+                u.get("artifactType")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
+                u.get("referenceDigest")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
             ));
         }
     }

@@ -47,7 +47,9 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let dist = Registry::start_distribution().await.expect("docker-registry starts");
+    let dist = Registry::start_distribution()
+        .await
+        .expect("docker-registry starts");
     let ferro = Registry::start_ferro().await.expect("ferro starts");
     let hole = Blackhole::start().await.expect("black hole starts");
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +152,10 @@ mod reqwest {
     pub use ::reqwest::*;
     /// True when the URL answers 200.
     pub fn blocking_get(url: &str) -> Result<bool> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async { Ok(::reqwest::get(url).await?.status().is_success()) })
     }
 }
@@ -177,7 +182,9 @@ fn strip_volatile(mut v: Value) -> Value {
 }
 
 fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(signet_testkit::workspace_root().join("docs/result-schema.json")).unwrap();
+    let text =
+        std::fs::read_to_string(signet_testkit::workspace_root().join("docs/result-schema.json"))
+            .unwrap();
     jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
 }
 
@@ -187,7 +194,10 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
     let provider = start_provider(&s.config);
     let client_id = s.ca.issue_client("gatekeeper-webhook");
     let https = client(&s.ca, Some((&client_id.cert_pem, &client_id.key_pem)));
-    let url = format!("https://127.0.0.1:{}/ratify/gatekeeper/v1/verify", provider.port);
+    let url = format!(
+        "https://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
+        provider.port
+    );
 
     let keys = vec![
         s.dist.reference("signed:v1"),
@@ -199,44 +209,104 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
     ];
     let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":keys}});
     let started = Instant::now();
-    let resp = https.post(&url).json(&body).send().await.expect("request succeeds");
+    let resp = https
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request succeeds");
     let elapsed = started.elapsed();
     assert_eq!(resp.status(), 200);
     let resp: Value = resp.json().await.unwrap();
-    assert!(elapsed < Duration::from_millis(2300), "answer took {elapsed:?} for a 2 s deadline");
+    assert!(
+        elapsed < Duration::from_millis(2300),
+        "answer took {elapsed:?} for a 2 s deadline"
+    );
     assert_eq!(resp["apiVersion"], "externaldata.gatekeeper.sh/v1beta1");
     assert_eq!(resp["kind"], "ProviderResponse");
     assert!(resp["response"].get("systemError").is_none(), "{resp}");
     let items = resp["response"]["items"].as_array().expect("items");
     let got_keys: Vec<&str> = items.iter().map(|i| i["key"].as_str().unwrap()).collect();
-    assert_eq!(got_keys, keys.iter().map(String::as_str).collect::<Vec<_>>(), "request order");
+    assert_eq!(
+        got_keys,
+        keys.iter().map(String::as_str).collect::<Vec<_>>(),
+        "request order"
+    );
 
     let schema = schema();
     for item in items {
-        let errors: Vec<String> = schema.iter_errors(&item["value"]).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{} does not match the schema: {errors:?}\n{}", item["key"], item["value"]);
+        let errors: Vec<String> = schema
+            .iter_errors(&item["value"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{} does not match the schema: {errors:?}\n{}",
+            item["key"],
+            item["value"]
+        );
     }
     // signed images: the notation signature is discovered on both registries; no verifier yet
     for i in [0, 1] {
-        assert_eq!(items[i]["value"]["errorReason"], "NO_VERIFIER", "{}", items[i]);
+        assert_eq!(
+            items[i]["value"]["errorReason"], "NO_VERIFIER",
+            "{}",
+            items[i]
+        );
         let unverified = items[i]["value"]["unverifiedReferrers"].as_array().unwrap();
         assert_eq!(unverified.len(), 1, "{}", items[i]);
-        assert_eq!(unverified[0]["artifactType"], "application/vnd.cncf.notary.signature");
+        assert_eq!(
+            unverified[0]["artifactType"],
+            "application/vnd.cncf.notary.signature"
+        );
         assert!(items[i].get("error").is_none());
     }
-    assert!(items[2]["error"].as_str().unwrap().starts_with("invalid_reference:"), "{}", items[2]);
-    assert!(items[3]["error"].as_str().unwrap().starts_with("registry_not_found:"), "{}", items[3]);
-    assert!(items[4]["error"].as_str().unwrap().starts_with("timeout:"), "{}", items[4]);
+    assert!(
+        items[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid_reference:"),
+        "{}",
+        items[2]
+    );
+    assert!(
+        items[3]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry_not_found:"),
+        "{}",
+        items[3]
+    );
+    assert!(
+        items[4]["error"].as_str().unwrap().starts_with("timeout:"),
+        "{}",
+        items[4]
+    );
     assert_eq!(items[4]["value"]["errorReason"], "TIMEOUT");
-    assert_eq!(items[5]["value"]["errorReason"], "NO_SIGNATURE", "{}", items[5]);
+    assert_eq!(
+        items[5]["value"]["errorReason"], "NO_SIGNATURE",
+        "{}",
+        items[5]
+    );
 
     // mutate pins to the digest
     let murl = format!("https://127.0.0.1:{}/v1/mutate", provider.port);
     let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[s.dist.reference("signed:v1")]}});
-    let m: Value = https.post(&murl).json(&body).send().await.unwrap().json().await.unwrap();
+    let m: Value = https
+        .post(&murl)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         m["response"]["items"][0]["value"],
-        format!("{}/signed@sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9", s.dist.host())
+        format!(
+            "{}/signed@sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
+            s.dist.host()
+        )
     );
 
     // the same verdicts from `signet verify`
@@ -256,7 +326,12 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
         .collect();
     assert_eq!(lines.len(), 3);
     for (line, i) in lines.into_iter().zip([0usize, 1, 5]) {
-        assert_eq!(strip_volatile(line), strip_volatile(items[i]["value"].clone()), "key {}", keys[i]);
+        assert_eq!(
+            strip_volatile(line),
+            strip_volatile(items[i]["value"].clone()),
+            "key {}",
+            keys[i]
+        );
     }
 
     // metrics saw the registries and the request
@@ -266,8 +341,14 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains(&format!("host=\"{}\"", s.dist.host())), "registry requests by host");
-    assert!(metrics.contains("signet_registry_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("host=\"{}\"", s.dist.host())),
+        "registry requests by host"
+    );
+    assert!(
+        metrics.contains("signet_registry_requests_total"),
+        "{metrics}"
+    );
     assert!(metrics.contains("signet_verdicts_total"), "{metrics}");
     let _ = (&s.dir, provider.health);
 }
@@ -279,14 +360,23 @@ async fn clients_without_a_trusted_certificate_are_refused() {
     let url = format!("https://127.0.0.1:{}/v1/verify", provider.port);
     let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["x"]}});
     let anonymous = client(&s.ca, None);
-    assert!(anonymous.post(&url).json(&body).send().await.is_err(), "no client certificate");
+    assert!(
+        anonymous.post(&url).json(&body).send().await.is_err(),
+        "no client certificate"
+    );
     let stranger_ca = TestCa::new("someone else");
     let stranger = stranger_ca.issue_client("intruder");
     let wrong = client(&s.ca, Some((&stranger.cert_pem, &stranger.key_pem)));
-    assert!(wrong.post(&url).json(&body).send().await.is_err(), "certificate from another CA");
+    assert!(
+        wrong.post(&url).json(&body).send().await.is_err(),
+        "certificate from another CA"
+    );
     let good = s.ca.issue_client("gatekeeper");
     let ok = client(&s.ca, Some((&good.cert_pem, &good.key_pem)));
-    assert_eq!(ok.post(&url).json(&body).send().await.unwrap().status(), 200);
+    assert_eq!(
+        ok.post(&url).json(&body).send().await.unwrap().status(),
+        200
+    );
 }
 
 #[test]
@@ -294,7 +384,11 @@ fn config_check_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "server:\n  listen: nowhere\nverifiers:\n  - name: x\n    type: nope\n    artifactTypes: [a/b]\n").unwrap();
-    let out = Command::new(signet_bin()).args(["config", "check"]).arg(&bad).output().unwrap();
+    let out = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("server.listen"), "{stdout}");
@@ -302,26 +396,56 @@ fn config_check_and_exit_codes() {
 
     let unknown_type = dir.path().join("type.yaml");
     std::fs::write(&unknown_type, "server:\n  plainHTTP: true\nverifiers:\n  - name: x\n    type: nope\n    artifactTypes: [a/b]\n").unwrap();
-    let out = Command::new(signet_bin()).args(["config", "check"]).arg(&unknown_type).output().unwrap();
+    let out = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(&unknown_type)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("verifiers[0].type: unknown verifier type"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("verifiers[0].type: unknown verifier type")
+    );
 
     let good = dir.path().join("good.yaml");
     std::fs::write(&good, "server:\n  plainHTTP: true\n").unwrap();
-    let out = Command::new(signet_bin()).args(["config", "check"]).arg(&good).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
-    let out = Command::new(signet_bin()).args(["verify", "--config"]).arg(&bad).arg("x").output().unwrap();
+    let out = Command::new(signet_bin())
+        .args(["verify", "--config"])
+        .arg(&bad)
+        .arg("x")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "configuration error exits 2");
-    let out = Command::new(signet_bin()).args(["verify", "--bogus"]).output().unwrap();
+    let out = Command::new(signet_bin())
+        .args(["verify", "--bogus"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage error exits 2");
     for sample in ["config/signet.yaml"] {
         // the production sample names files that do not exist here; it must fail only on those
         let path = signet_testkit::workspace_root().join(sample);
-        let out = Command::new(signet_bin()).args(["config", "check"]).arg(&path).output().unwrap();
+        let out = Command::new(signet_bin())
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         for line in stdout.lines() {
-            assert!(line.contains("does not exist"), "unexpected problem in {sample}: {line}");
+            assert!(
+                line.contains("does not exist"),
+                "unexpected problem in {sample}: {line}"
+            );
         }
     }
 }

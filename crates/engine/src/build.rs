@@ -101,7 +101,12 @@ pub fn build(
             });
             continue;
         };
-        match factory.build(&entry.name, &entry.artifact_types, &entry.params, &config.base_dir) {
+        match factory.build(
+            &entry.name,
+            &entry.artifact_types,
+            &entry.params,
+            &config.base_dir,
+        ) {
             Ok(v) => verifiers.push(v),
             Err(errs) => issues.extend(errs.into_iter().map(|e| ConfigIssue {
                 path: format!("{path}.{}", e.path),
@@ -123,9 +128,17 @@ pub fn build(
 
     let mut fp = String::new();
     for v in &verifiers {
-        fp.push_str(&format!("{}|{}|{}\n", v.name(), v.verifier_type(), v.fingerprint()));
+        fp.push_str(&format!(
+            "{}|{}|{}\n",
+            v.name(),
+            v.verifier_type(),
+            v.fingerprint()
+        ));
     }
-    fp.push_str(&format!("{:?}\n{:?}\n{}", config.policy, config.discovery, config.discovery.max_depth));
+    fp.push_str(&format!(
+        "{:?}\n{:?}\n{}",
+        config.policy, config.discovery, config.discovery.max_depth
+    ));
     let fingerprint = Digest::sha256_of(fp.as_bytes()).hex()[..16].to_string();
 
     let cache = (!config.cache.ttl.is_zero()).then(|| {

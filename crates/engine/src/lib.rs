@@ -212,8 +212,8 @@ impl Engine {
         image: &str,
         deadline: Instant,
     ) -> Result<String, (ReasonCode, String)> {
-        let reference =
-            ImageReference::parse(image).map_err(|e| (ReasonCode::InvalidReference, e.to_string()))?;
+        let reference = ImageReference::parse(image)
+            .map_err(|e| (ReasonCode::InvalidReference, e.to_string()))?;
         let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         match tokio::time::timeout_at(
             wait_until,
@@ -268,14 +268,19 @@ impl Engine {
 impl Inner {
     async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
         let deadline = Instant::now() + self.work_budget;
-        let outcome = match tokio::time::timeout_at(deadline, self.verify_within(&reference, deadline)).await {
-            Ok(o) => o,
-            Err(_) => ImageOutcome::error(
-                ReasonCode::Timeout,
-                format!("verification of {reference} did not finish within its time budget of {:?}", self.work_budget),
-                None,
-            ),
-        };
+        let outcome =
+            match tokio::time::timeout_at(deadline, self.verify_within(&reference, deadline)).await
+            {
+                Ok(o) => o,
+                Err(_) => ImageOutcome::error(
+                    ReasonCode::Timeout,
+                    format!(
+                        "verification of {reference} did not finish within its time budget of {:?}",
+                        self.work_budget
+                    ),
+                    None,
+                ),
+            };
         self.metrics.verdict(outcome.result.error_reason);
         tracing::info!(
             image = %reference,
@@ -287,7 +292,11 @@ impl Inner {
         outcome
     }
 
-    async fn verify_within(self: &Arc<Self>, reference: &ImageReference, deadline: Instant) -> ImageOutcome {
+    async fn verify_within(
+        self: &Arc<Self>,
+        reference: &ImageReference,
+        deadline: Instant,
+    ) -> ImageOutcome {
         let _permit = match self.key_permits.acquire().await {
             Ok(p) => p,
             Err(_) => {
@@ -335,7 +344,13 @@ impl Inner {
     ) -> ImageOutcome {
         let found = match tree::examine(self, subject, 1, deadline).await {
             Ok(f) => f,
-            Err(e) => return ImageOutcome::error(e.reason(), format!("discovering the referrers of {pinned} failed: {e}"), Some(pinned)),
+            Err(e) => {
+                return ImageOutcome::error(
+                    e.reason(),
+                    format!("discovering the referrers of {pinned} failed: {e}"),
+                    Some(pinned),
+                )
+            }
         };
         let unverified_types: Vec<String> = found
             .unverified

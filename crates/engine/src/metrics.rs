@@ -126,7 +126,9 @@ impl RegistryObserver for EngineMetrics {
         let labels = RegistryLabels {
             host: host.to_string(),
             method: method.to_string(),
-            status: status.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+            status: status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "none".into()),
         };
         self.registry_requests.get_or_create(&labels).inc();
         self.registry_duration

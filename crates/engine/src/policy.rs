@@ -112,9 +112,7 @@ pub fn decide(
             message: None,
         },
         Err((artifact_type, rule, failing, total)) => {
-            let worst = failing
-                .first()
-                .map(|r| first_failure(policy, r));
+            let worst = failing.first().map(|r| first_failure(policy, r));
             let detail = worst
                 .as_ref()
                 .map(|w| {
@@ -193,7 +191,15 @@ mod tests {
         assert_eq!(v.error_reason, Some(ReasonCode::UntrustedSigner));
         assert!(v.message.unwrap().contains("1 of 2"));
         // per-type override beats the default
-        assert!(decide(&policy(Rule::All, &[(SIG, Rule::Any)]), "img", &reports, &[]).is_success);
+        assert!(
+            decide(
+                &policy(Rule::All, &[(SIG, Rule::Any)]),
+                "img",
+                &reports,
+                &[]
+            )
+            .is_success
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub(crate) struct Found {
 
 /// The artifact type a referrer is dispatched by.
 fn artifact_type(d: &Descriptor) -> String {
-    d.artifact_type.clone().unwrap_or_else(|| d.media_type.clone())
+    d.artifact_type
+        .clone()
+        .unwrap_or_else(|| d.media_type.clone())
 }
 
 /// Discovers the referrers of `subject` and verifies each with the matching verifiers. `depth` is
@@ -69,7 +71,7 @@ async fn examine_referrer(
     let matching: Vec<&Arc<dyn Verifier>> = inner
         .verifiers
         .iter()
-        .filter(|v| v.artifact_types().iter().any(|t| *t == at))
+        .filter(|v| v.artifact_types().contains(&at))
         .collect();
     let mut found = Found::default();
     if matching.is_empty() {
@@ -101,15 +103,15 @@ async fn examine_referrer(
                 Ok(o) => o,
                 Err(_) => VerifierOutcome::fail(
                     ReasonCode::Timeout,
-                    format!(
-                        "verifier {} did not finish before the deadline",
-                        v.name()
-                    ),
+                    format!("verifier {} did not finish before the deadline", v.name()),
                 ),
             };
-            inner
-                .metrics
-                .verifier(v.name(), v.verifier_type(), outcome.is_success, started.elapsed());
+            inner.metrics.verifier(
+                v.name(),
+                v.verifier_type(),
+                outcome.is_success,
+                started.elapsed(),
+            );
             (v, outcome)
         }
     }));
@@ -142,7 +144,11 @@ async fn examine_referrer(
 }
 
 /// A failing nested report standing for referrers that could not be listed: fail closed.
-fn discovery_failure(subject: &Subject, referrer: &Descriptor, e: &RegistryError) -> VerifierReport {
+fn discovery_failure(
+    subject: &Subject,
+    referrer: &Descriptor,
+    e: &RegistryError,
+) -> VerifierReport {
     VerifierReport::new(
         format!("{}@{}", subject.repository, referrer.digest),
         referrer.digest.to_string(),

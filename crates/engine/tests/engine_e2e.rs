@@ -64,7 +64,10 @@ impl Verifier for AnnotationVerifier {
         };
         let expected = format!("payload:{}", ctx.subject.descriptor.digest);
         if blob.as_ref() != expected.as_bytes() {
-            return VerifierOutcome::fail(ReasonCode::InvalidSignature, "payload names another subject");
+            return VerifierOutcome::fail(
+                ReasonCode::InvalidSignature,
+                "payload names another subject",
+            );
         }
         match manifest.annotations.get("test/verdict").map(String::as_str) {
             Some("pass") => VerifierOutcome::pass("annotation says pass"),
@@ -116,7 +119,9 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         Fixture {
-            registry: Registry::start_ferro().await.expect("ferro registry starts"),
+            registry: Registry::start_ferro()
+                .await
+                .expect("ferro registry starts"),
         }
     }
 
@@ -148,7 +153,11 @@ impl Fixture {
             .push_blob(repo, payload.as_bytes())
             .await
             .expect("push layer");
-        let empty = self.registry.push_blob(repo, b"{}").await.expect("push config");
+        let empty = self
+            .registry
+            .push_blob(repo, b"{}")
+            .await
+            .expect("push config");
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -161,7 +170,12 @@ impl Fixture {
         let bytes = serde_json::to_vec(&manifest).unwrap();
         let digest = self
             .registry
-            .push_manifest(repo, &Digest::sha256_of(&bytes).to_string(), "application/vnd.oci.image.manifest.v1+json", &bytes)
+            .push_manifest(
+                repo,
+                &Digest::sha256_of(&bytes).to_string(),
+                "application/vnd.oci.image.manifest.v1+json",
+                &bytes,
+            )
             .await
             .expect("push referrer");
         Descriptor {
@@ -188,23 +202,38 @@ fn deadline(ms: u64) -> Instant {
 #[tokio::test]
 async fn dispatch_by_artifact_type_and_unverified_referrers_are_listed() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("app", "v1", "dispatch").await.unwrap();
+    let img = f
+        .registry
+        .push_sample_image("app", "v1", "dispatch")
+        .await
+        .unwrap();
     let sig = f.attach("app", &img, TYPE_SIG, "pass", &img.digest).await;
     let other = f.attach("app", &img, TYPE_OTHER, "pass", &img.digest).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let engine = f.engine(&verifiers_yaml(0), calls.clone());
 
-    let out = engine.verify_image(&f.registry.reference("app:v1"), deadline(5000)).await;
+    let out = engine
+        .verify_image(&f.registry.reference("app:v1"), deadline(5000))
+        .await;
     let r = &out.result;
     assert!(r.is_success, "{r:#?}");
-    assert_eq!(r.subject.as_deref(), Some(format!("{}/app@{}", f.registry.host(), img.digest).as_str()));
+    assert_eq!(
+        r.subject.as_deref(),
+        Some(format!("{}/app@{}", f.registry.host(), img.digest).as_str())
+    );
     assert_eq!(r.verifier_reports.len(), 1, "{r:#?}");
-    assert_eq!(r.verifier_reports[0].reference_digest, sig.digest.to_string());
+    assert_eq!(
+        r.verifier_reports[0].reference_digest,
+        sig.digest.to_string()
+    );
     assert_eq!(r.verifier_reports[0].verifier_name, "sigcheck");
     assert_eq!(r.verifier_reports[0].name, "sigcheck");
     assert_eq!(r.verifier_reports[0].type_, "test-annotation");
     assert_eq!(r.unverified_referrers.len(), 1);
-    assert_eq!(r.unverified_referrers[0].reference_digest, other.digest.to_string());
+    assert_eq!(
+        r.unverified_referrers[0].reference_digest,
+        other.digest.to_string()
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(out.item_error.is_none());
 }
@@ -212,59 +241,97 @@ async fn dispatch_by_artifact_type_and_unverified_referrers_are_listed() {
 #[tokio::test]
 async fn no_referrers_and_unhandled_referrers_fail_with_reasons() {
     let f = Fixture::new().await;
-    f.registry.push_sample_image("bare", "v1", "bare").await.unwrap();
-    let img = f.registry.push_sample_image("other", "v1", "other").await.unwrap();
-    f.attach("other", &img, TYPE_OTHER, "pass", &img.digest).await;
+    f.registry
+        .push_sample_image("bare", "v1", "bare")
+        .await
+        .unwrap();
+    let img = f
+        .registry
+        .push_sample_image("other", "v1", "other")
+        .await
+        .unwrap();
+    f.attach("other", &img, TYPE_OTHER, "pass", &img.digest)
+        .await;
     let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
 
-    let bare = engine.verify_image(&f.registry.reference("bare:v1"), deadline(5000)).await;
+    let bare = engine
+        .verify_image(&f.registry.reference("bare:v1"), deadline(5000))
+        .await;
     assert!(!bare.result.is_success);
     assert_eq!(bare.result.error_reason, Some(ReasonCode::NoSignature));
     assert!(bare.item_error.is_none(), "a verdict, not an item error");
 
-    let other = engine.verify_image(&f.registry.reference("other:v1"), deadline(5000)).await;
+    let other = engine
+        .verify_image(&f.registry.reference("other:v1"), deadline(5000))
+        .await;
     assert_eq!(other.result.error_reason, Some(ReasonCode::NoVerifier));
-    assert!(other.result.message.as_deref().unwrap().contains(TYPE_OTHER));
+    assert!(other
+        .result
+        .message
+        .as_deref()
+        .unwrap()
+        .contains(TYPE_OTHER));
 }
 
 #[tokio::test]
 async fn any_and_all_policies() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("pol", "v1", "policy").await.unwrap();
+    let img = f
+        .registry
+        .push_sample_image("pol", "v1", "policy")
+        .await
+        .unwrap();
     f.attach("pol", &img, TYPE_SIG, "pass", &img.digest).await;
     f.attach("pol", &img, TYPE_SIG, "fail", &img.digest).await;
 
     let all = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
-    let out = all.verify_image(&f.registry.reference("pol:v1"), deadline(5000)).await;
+    let out = all
+        .verify_image(&f.registry.reference("pol:v1"), deadline(5000))
+        .await;
     assert!(!out.result.is_success);
     assert_eq!(out.result.error_reason, Some(ReasonCode::UntrustedSigner));
     assert_eq!(out.result.verifier_reports.len(), 2);
 
     let any = f.engine(
-        &format!("{}policy:\n  artifactTypes:\n    {TYPE_SIG}: any\n", verifiers_yaml(0)),
+        &format!(
+            "{}policy:\n  artifactTypes:\n    {TYPE_SIG}: any\n",
+            verifiers_yaml(0)
+        ),
         Arc::new(AtomicUsize::new(0)),
     );
-    let out = any.verify_image(&f.registry.reference("pol:v1"), deadline(5000)).await;
+    let out = any
+        .verify_image(&f.registry.reference("pol:v1"), deadline(5000))
+        .await;
     assert!(out.result.is_success, "{:#?}", out.result);
 }
 
 #[tokio::test]
 async fn nested_results_and_depth_limit() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("nest", "v1", "nest").await.unwrap();
+    let img = f
+        .registry
+        .push_sample_image("nest", "v1", "nest")
+        .await
+        .unwrap();
     let sbom = f.attach("nest", &img, TYPE_SBOM, "pass", &img.digest).await;
     // a failing signature on the SBOM
-    f.attach("nest", &sbom, TYPE_SIG, "fail", &sbom.digest).await;
+    f.attach("nest", &sbom, TYPE_SIG, "fail", &sbom.digest)
+        .await;
 
     let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
-    let out = engine.verify_image(&f.registry.reference("nest:v1"), deadline(5000)).await;
+    let out = engine
+        .verify_image(&f.registry.reference("nest:v1"), deadline(5000))
+        .await;
     let r = &out.result;
     assert_eq!(r.verifier_reports.len(), 1);
     let sbom_report = &r.verifier_reports[0];
     assert!(sbom_report.is_success, "the SBOM itself passes");
     assert_eq!(sbom_report.nested_results.len(), 1);
     assert!(!sbom_report.nested_results[0].is_success);
-    assert_eq!(sbom_report.nested_results[0].subject, format!("{}/nest@{}", f.registry.host(), sbom.digest));
+    assert_eq!(
+        sbom_report.nested_results[0].subject,
+        format!("{}/nest@{}", f.registry.host(), sbom.digest)
+    );
     assert!(!r.is_success, "a failing nested signature fails the image");
     assert_eq!(r.error_reason, Some(ReasonCode::UntrustedSigner));
 
@@ -272,7 +339,9 @@ async fn nested_results_and_depth_limit() {
         &format!("discovery:\n  maxDepth: 1\n{}", verifiers_yaml(0)),
         Arc::new(AtomicUsize::new(0)),
     );
-    let out = shallow.verify_image(&f.registry.reference("nest:v1"), deadline(5000)).await;
+    let out = shallow
+        .verify_image(&f.registry.reference("nest:v1"), deadline(5000))
+        .await;
     assert!(out.result.verifier_reports[0].nested_results.is_empty());
     assert!(out.result.is_success);
 }
@@ -280,11 +349,22 @@ async fn nested_results_and_depth_limit() {
 #[tokio::test]
 async fn payload_for_another_subject_fails() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("copy", "v1", "copy").await.unwrap();
-    let other = f.registry.push_sample_image("copy", "v2", "copy-other").await.unwrap();
-    f.attach("copy", &img, TYPE_SIG, "pass", &other.digest).await;
+    let img = f
+        .registry
+        .push_sample_image("copy", "v1", "copy")
+        .await
+        .unwrap();
+    let other = f
+        .registry
+        .push_sample_image("copy", "v2", "copy-other")
+        .await
+        .unwrap();
+    f.attach("copy", &img, TYPE_SIG, "pass", &other.digest)
+        .await;
     let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
-    let out = engine.verify_image(&f.registry.reference("copy:v1"), deadline(5000)).await;
+    let out = engine
+        .verify_image(&f.registry.reference("copy:v1"), deadline(5000))
+        .await;
     assert!(!out.result.is_success);
     assert_eq!(out.result.error_reason, Some(ReasonCode::InvalidSignature));
 }
@@ -292,7 +372,11 @@ async fn payload_for_another_subject_fails() {
 #[tokio::test]
 async fn same_image_concurrently_is_verified_once_then_cached() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("once", "v1", "once").await.unwrap();
+    let img = f
+        .registry
+        .push_sample_image("once", "v1", "once")
+        .await
+        .unwrap();
     f.attach("once", &img, TYPE_SIG, "pass", &img.digest).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let engine = f.engine(&verifiers_yaml(300), calls.clone());
@@ -303,7 +387,11 @@ async fn same_image_concurrently_is_verified_once_then_cached() {
         engine.verify_keys(&keys, deadline(5000)),
         engine.verify_keys(&[by_tag.clone()], deadline(5000)),
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one verification for four concurrent keys");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one verification for four concurrent keys"
+    );
     assert_eq!(a.len(), 3);
     assert_eq!(a[1].key, format!("[ns1]{by_tag}"));
     for item in a.iter().chain(b.iter()) {
@@ -311,7 +399,9 @@ async fn same_image_concurrently_is_verified_once_then_cached() {
         assert_eq!(item.value["isSuccess"], true);
     }
     // later: served from the cache, also through the digest form of the reference
-    let again = engine.verify_keys(&[by_tag, by_digest], deadline(5000)).await;
+    let again = engine
+        .verify_keys(&[by_tag, by_digest], deadline(5000))
+        .await;
     assert_eq!(again[0].value["isSuccess"], true);
     assert_eq!(again[1].value["isSuccess"], true);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "verdict cached by digest");
@@ -320,16 +410,34 @@ async fn same_image_concurrently_is_verified_once_then_cached() {
 #[tokio::test]
 async fn deadline_gives_timeout_items_and_keeps_finished_keys() {
     let f = Fixture::new().await;
-    let fast = f.registry.push_sample_image("fast", "v1", "fast").await.unwrap();
-    f.attach("fast", &fast, TYPE_SBOM, "pass", &fast.digest).await;
-    let slow = f.registry.push_sample_image("slow", "v1", "slow").await.unwrap();
-    f.attach("slow", &slow, TYPE_SIG, "pass", &slow.digest).await;
+    let fast = f
+        .registry
+        .push_sample_image("fast", "v1", "fast")
+        .await
+        .unwrap();
+    f.attach("fast", &fast, TYPE_SBOM, "pass", &fast.digest)
+        .await;
+    let slow = f
+        .registry
+        .push_sample_image("slow", "v1", "slow")
+        .await
+        .unwrap();
+    f.attach("slow", &slow, TYPE_SIG, "pass", &slow.digest)
+        .await;
     let engine = f.engine(&verifiers_yaml(1500), Arc::new(AtomicUsize::new(0)));
-    let keys = vec![f.registry.reference("slow:v1"), f.registry.reference("fast:v1")];
+    let keys = vec![
+        f.registry.reference("slow:v1"),
+        f.registry.reference("fast:v1"),
+    ];
     let started = Instant::now();
-    let items = engine.verify_keys(&keys, started + Duration::from_millis(700)).await;
+    let items = engine
+        .verify_keys(&keys, started + Duration::from_millis(700))
+        .await;
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(700), "answered after the deadline: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(700),
+        "answered after the deadline: {elapsed:?}"
+    );
     assert!(items[0].error.starts_with("timeout:"), "{:?}", items[0]);
     assert_eq!(items[0].value["isSuccess"], false);
     assert_eq!(items[0].value["errorReason"], "TIMEOUT");
@@ -347,9 +455,21 @@ async fn invalid_and_missing_images_are_item_errors() {
         "[unclosed".to_string(),
     ];
     let items = engine.verify_keys(&keys, deadline(5000)).await;
-    assert!(items[0].error.starts_with("invalid_reference:"), "{:?}", items[0]);
-    assert!(items[1].error.starts_with("registry_not_found:"), "{:?}", items[1]);
-    assert!(items[2].error.starts_with("invalid_request:"), "{:?}", items[2]);
+    assert!(
+        items[0].error.starts_with("invalid_reference:"),
+        "{:?}",
+        items[0]
+    );
+    assert!(
+        items[1].error.starts_with("registry_not_found:"),
+        "{:?}",
+        items[1]
+    );
+    assert!(
+        items[2].error.starts_with("invalid_request:"),
+        "{:?}",
+        items[2]
+    );
     for item in &items {
         assert_eq!(item.value["isSuccess"], false);
     }
@@ -376,11 +496,28 @@ async fn unknown_verifier_type_and_bad_params_are_config_errors_with_paths() {
 #[tokio::test]
 async fn mutate_pins_digests() {
     let f = Fixture::new().await;
-    let img = f.registry.push_sample_image("pin", "v1", "pin").await.unwrap();
+    let img = f
+        .registry
+        .push_sample_image("pin", "v1", "pin")
+        .await
+        .unwrap();
     let engine = f.engine("", Arc::new(AtomicUsize::new(0)));
     let items = engine
-        .mutate_keys(&[f.registry.reference("pin:v1"), f.registry.reference("pin:v2")], deadline(5000))
+        .mutate_keys(
+            &[
+                f.registry.reference("pin:v1"),
+                f.registry.reference("pin:v2"),
+            ],
+            deadline(5000),
+        )
         .await;
-    assert_eq!(items[0].value, json!(format!("{}/pin@{}", f.registry.host(), img.digest)));
-    assert!(items[1].error.starts_with("registry_not_found:"), "{:?}", items[1]);
+    assert_eq!(
+        items[0].value,
+        json!(format!("{}/pin@{}", f.registry.host(), img.digest))
+    );
+    assert!(
+        items[1].error.starts_with("registry_not_found:"),
+        "{:?}",
+        items[1]
+    );
 }

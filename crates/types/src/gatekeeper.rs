@@ -112,9 +112,9 @@ impl<'a> ProviderKey<'a> {
     pub fn parse(key: &'a str) -> Result<Self, String> {
         let key = key.trim();
         if let Some(rest) = key.strip_prefix('[') {
-            let (ns, image) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("key {key:?} opens '[' for a namespace but never closes it"))?;
+            let (ns, image) = rest.split_once(']').ok_or_else(|| {
+                format!("key {key:?} opens '[' for a namespace but never closes it")
+            })?;
             if ns.is_empty() {
                 return Err(format!("key {key:?} has an empty namespace in brackets"));
             }

@@ -27,7 +27,12 @@ pub const DSSE_ENVELOPE_ARTIFACT_TYPE: &str = "application/vnd.dsse.envelope.v1+
 pub const NOTATION_SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 
 /// Every manifest media type Signet asks for, in `Accept` header form.
-pub const MANIFEST_ACCEPT: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+pub const MANIFEST_ACCEPT: &[&str] = &[
+    OCI_MANIFEST,
+    OCI_INDEX,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+];
 
 /// A content descriptor: what a manifest says about another piece of content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +128,10 @@ mod tests {
           "config":{"mediaType":"application/vnd.cncf.notary.signature","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},
           "layers":[]}"#;
         let m: ImageManifest = serde_json::from_str(legacy).unwrap();
-        assert_eq!(m.effective_artifact_type(), NOTATION_SIGNATURE_ARTIFACT_TYPE);
+        assert_eq!(
+            m.effective_artifact_type(),
+            NOTATION_SIGNATURE_ARTIFACT_TYPE
+        );
         let mut m2 = m.clone();
         m2.artifact_type = Some("application/spdx+json".into());
         assert_eq!(m2.effective_artifact_type(), "application/spdx+json");

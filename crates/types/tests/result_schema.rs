@@ -42,7 +42,10 @@ fn result(success: bool) -> VerificationResult {
 }
 
 fn errors(v: &Value) -> Vec<String> {
-    validator().iter_errors(v).map(|e| format!("{} at {}", e, e.instance_path)).collect()
+    validator()
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
 }
 
 #[test]
@@ -73,7 +76,10 @@ fn schema_rejects_what_must_never_appear() {
     assert!(!errors(&v).is_empty());
     // a failing report without a reason
     let mut v = serde_json::to_value(result(false)).unwrap();
-    v["verifierReports"][0].as_object_mut().unwrap().remove("errorReason");
+    v["verifierReports"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("errorReason");
     assert!(!errors(&v).is_empty());
     // wrong version, unknown field
     let mut v = serde_json::to_value(result(true)).unwrap();
@@ -96,8 +102,15 @@ fn every_reason_code_is_in_the_schema() {
         .collect();
     let known: Vec<&str> = ReasonCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(listed, known);
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/result-format.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/result-format.md"
+    ))
+    .unwrap();
     for code in known {
-        assert!(doc.contains(&format!("`{code}`")), "{code} is not documented in docs/result-format.md");
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "{code} is not documented in docs/result-format.md"
+        );
     }
 }
