@@ -1,0 +1,333 @@
+//! Referrers discovery: the OCI 1.1 referrers API (with pagination), the referrers tag schema,
+//! and cosign's `.sig`/`.att` tags, merged and deduplicated by digest.
+
+use std::collections::HashSet;
+
+use reqwest::{header, StatusCode};
+use signet_types::oci::{COSIGN_SIGNATURE_ARTIFACT_TYPE, DSSE_ENVELOPE_ARTIFACT_TYPE, OCI_INDEX};
+use signet_types::{Descriptor, Digest, ImageIndex};
+use tokio::time::Instant;
+
+use crate::transport::{error_body, read_limited, unexpected_status, Body};
+use crate::{Missing, RegistryClient, RegistryError, RepositoryRef};
+
+/// Pages of a referrers list followed at most; past it discovery fails rather than truncates.
+const MAX_PAGES: usize = 100;
+
+/// Which discovery mechanisms to use, and an optional artifact type filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryOptions {
+    /// Ask the OCI 1.1 referrers API.
+    pub referrers_api: bool,
+    /// Read the `sha256-<hex>` referrers tag schema index.
+    pub tag_schema: bool,
+    /// Look for cosign's `sha256-<hex>.sig` and `.att` tags.
+    pub cosign_tags: bool,
+    /// Only referrers of this artifact type.
+    pub artifact_type: Option<String>,
+}
+
+impl Default for DiscoveryOptions {
+    /// Everything on, no filter: find whatever is attached however it was attached.
+    fn default() -> Self {
+        DiscoveryOptions {
+            referrers_api: true,
+            tag_schema: true,
+            cosign_tags: true,
+            artifact_type: None,
+        }
+    }
+}
+
+/// What the referrers API said.
+enum ApiAnswer {
+    /// The API answered with this list.
+    Listed(Vec<Descriptor>),
+    /// The registry has no referrers API (a 404 that is not an OCI `NAME_UNKNOWN`).
+    Unsupported,
+}
+
+impl RegistryClient {
+    /// Lists the referrers of `subject` in `repo`.
+    ///
+    /// The referrers API and the tag schema are asked together when both are on: the tag schema
+    /// is the API's fallback, but content copied by tools that only write the tag schema stays
+    /// findable on registries with the API, at the cost of one concurrent request. A missing tag
+    /// means no referrers; an unknown repository is [`RegistryError::NotFound`]. Cosign tags are
+    /// surfaced as descriptors of the tagged manifest with the cosign signature (`.sig`) or DSSE
+    /// (`.att`) artifact type. Any other failure fails the whole discovery (fail closed).
+    pub async fn referrers(
+        &self,
+        repo: &RepositoryRef,
+        subject: &Digest,
+        opts: &DiscoveryOptions,
+        deadline: Instant,
+    ) -> Result<Vec<Descriptor>, RegistryError> {
+        let api = async {
+            if opts.referrers_api {
+                self.referrers_api(repo, subject, opts.artifact_type.as_deref(), deadline)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let tag_schema = async {
+            if opts.tag_schema {
+                self.tag_schema(repo, subject, deadline).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let cosign = async {
+            if opts.cosign_tags {
+                let (sig, att) = futures::join!(
+                    self.cosign_tag(
+                        repo,
+                        subject,
+                        "sig",
+                        COSIGN_SIGNATURE_ARTIFACT_TYPE,
+                        deadline
+                    ),
+                    self.cosign_tag(repo, subject, "att", DSSE_ENVELOPE_ARTIFACT_TYPE, deadline),
+                );
+                Ok::<_, RegistryError>(sig?.into_iter().chain(att?).collect::<Vec<_>>())
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (api, tag_schema, cosign) = futures::join!(api, tag_schema, cosign);
+
+        let mut found = Vec::new();
+        match api? {
+            Some(ApiAnswer::Listed(list)) => found.extend(list),
+            Some(ApiAnswer::Unsupported) => {
+                tracing::debug!(%repo, "registry has no referrers API");
+            }
+            None => {}
+        }
+        found.extend(tag_schema?.unwrap_or_default());
+        found.extend(cosign?);
+
+        let mut seen = HashSet::new();
+        let out: Vec<Descriptor> = found
+            .into_iter()
+            .filter(|d| match &opts.artifact_type {
+                Some(want) => d.artifact_type.as_deref() == Some(want.as_str()),
+                None => true,
+            })
+            .filter(|d| seen.insert(d.digest.clone()))
+            .collect();
+        tracing::debug!(%repo, %subject, count = out.len(), "referrers listed");
+        Ok(out)
+    }
+
+    /// `GET /v2/<name>/referrers/<digest>[?artifactType=]`, following `Link: rel="next"`.
+    async fn referrers_api(
+        &self,
+        repo: &RepositoryRef,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        deadline: Instant,
+    ) -> Result<ApiAnswer, RegistryError> {
+        crate::client::check_repository(repo)?;
+        let host = self.host(&repo.registry)?;
+        let mut url = host.url(&format!("v2/{}/referrers/{subject}", repo.repository))?;
+        if let Some(at) = artifact_type {
+            url.query_pairs_mut().append_pair("artifactType", at);
+        }
+        let limit = self.inner.limits.max_manifest_bytes;
+        let mut out = Vec::new();
+        for page in 0..MAX_PAGES {
+            let what = format!("GET referrers of {subject} in {repo}");
+            let answer = self
+                .inner
+                .transport
+                .get(&host, &repo.repository, url.clone(), OCI_INDEX, deadline)
+                .await?;
+            let status = answer.response.status();
+            if status == StatusCode::NOT_FOUND && page == 0 {
+                // distribution 2.8 answers a plain-text 404 (no such route): no API. A 404 with
+                // the OCI error NAME_UNKNOWN comes from a registry that has the route.
+                let body = error_body(answer, &repo.registry, &what, deadline).await;
+                if body.codes.iter().any(|c| c == "NAME_UNKNOWN") {
+                    return Err(RegistryError::NotFound {
+                        what: Missing::Repository,
+                        message: format!("repository {repo} not found"),
+                    });
+                }
+                return Ok(ApiAnswer::Unsupported);
+            }
+            if !status.is_success() {
+                return Err(unexpected_status(answer, &repo.registry, &what, deadline).await);
+            }
+            let next = answer
+                .response
+                .headers()
+                .get_all(header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(parse_next_link);
+            let body = match read_limited(answer, limit, &repo.registry, &what, deadline).await? {
+                Body::Complete(b) => b,
+                Body::TooLarge => {
+                    return Err(RegistryError::SizeLimitExceeded {
+                        message: format!(
+                            "a page of the referrers of {subject} in {repo} is larger than the manifest size limit of {limit} bytes"
+                        ),
+                    })
+                }
+            };
+            let index: ImageIndex = serde_json::from_slice(&body).map_err(|e| {
+                RegistryError::InvalidManifest {
+                    message: format!(
+                        "registry {} answered the referrers of {subject} in {repo} with something that is not an image index: {e}",
+                        repo.registry
+                    ),
+                }
+            })?;
+            out.extend(index.manifests);
+            let Some(next) = next else {
+                return Ok(ApiAnswer::Listed(out));
+            };
+            let next_url = url.join(&next).map_err(|e| {
+                RegistryError::protocol(format!(
+                    "registry {} sent an unusable referrers Link {next:?}: {e}",
+                    repo.registry
+                ))
+            })?;
+            if !host.same_origin(&next_url) {
+                return Err(RegistryError::protocol(format!(
+                    "registry {} sent a referrers Link to another origin ({next_url}); refusing to follow it",
+                    repo.registry
+                )));
+            }
+            url = next_url;
+        }
+        Err(RegistryError::protocol(format!(
+            "the referrers of {subject} in {repo} span more than {MAX_PAGES} pages; refusing to read further"
+        )))
+    }
+
+    /// The referrers tag schema: the index tagged `sha256-<hex>`; a missing tag means none.
+    async fn tag_schema(
+        &self,
+        repo: &RepositoryRef,
+        subject: &Digest,
+        deadline: Instant,
+    ) -> Result<Vec<Descriptor>, RegistryError> {
+        let tag = subject.referrers_tag();
+        let accept = format!(
+            "{OCI_INDEX}, {}",
+            signet_types::oci::MANIFEST_ACCEPT.join(", ")
+        );
+        let Some(found) = self.optional_tag(repo, &tag, &accept, deadline).await? else {
+            return Ok(Vec::new());
+        };
+        let index: ImageIndex =
+            serde_json::from_slice(&found.bytes).map_err(|e| RegistryError::InvalidManifest {
+                message: format!(
+                    "the referrers tag {tag} in {repo} does not point to an image index: {e}"
+                ),
+            })?;
+        Ok(index.manifests)
+    }
+
+    /// A cosign `sha256-<hex>.<suffix>` tag, as a referrer descriptor.
+    async fn cosign_tag(
+        &self,
+        repo: &RepositoryRef,
+        subject: &Digest,
+        suffix: &str,
+        artifact_type: &str,
+        deadline: Instant,
+    ) -> Result<Option<Descriptor>, RegistryError> {
+        let tag = format!("{}.{suffix}", subject.referrers_tag());
+        let accept = signet_types::oci::MANIFEST_ACCEPT.join(", ");
+        Ok(self
+            .optional_tag(repo, &tag, &accept, deadline)
+            .await?
+            .map(|m| Descriptor {
+                artifact_type: Some(artifact_type.to_string()),
+                ..m.descriptor
+            }))
+    }
+
+    /// A manifest by tag, None when the tag does not exist (the repository must).
+    async fn optional_tag(
+        &self,
+        repo: &RepositoryRef,
+        tag: &str,
+        accept: &str,
+        deadline: Instant,
+    ) -> Result<Option<crate::ResolvedManifest>, RegistryError> {
+        match self.get_manifest(repo, tag, accept, deadline).await {
+            Ok(m) => Ok(Some(m)),
+            Err(RegistryError::NotFound {
+                what: Missing::Manifest,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The target of the `rel="next"` link in one `Link` header value, if any.
+pub(crate) fn parse_next_link(value: &str) -> Option<String> {
+    let mut rest = value;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>')?;
+        let target = &after[..close];
+        let params_end = after[close + 1..]
+            .find('<')
+            .map(|i| close + 1 + i)
+            .unwrap_or(after.len());
+        let params = &after[close + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let Some((k, v)) = p.split_once('=') else {
+                return false;
+            };
+            k.trim().eq_ignore_ascii_case("rel")
+                && v.trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target.to_string());
+        }
+        rest = &after[params_end..];
+    }
+    None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links() {
+        assert_eq!(
+            parse_next_link(r#"</v2/a/referrers/sha256:x?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=2&last=b")
+        );
+        assert_eq!(
+            parse_next_link("<https://r.example/v2/a/referrers/d?page=3>;rel=next").as_deref(),
+            Some("https://r.example/v2/a/referrers/d?page=3")
+        );
+        assert_eq!(
+            parse_next_link(r#"</p1>; rel="prev", </p3>; rel="next""#).as_deref(),
+            Some("/p3")
+        );
+        assert_eq!(
+            parse_next_link(r#"</p>; rel="next prefetch""#).as_deref(),
+            Some("/p")
+        );
+        assert_eq!(parse_next_link(r#"</p1>; rel="prev""#), None);
+        assert_eq!(parse_next_link("garbage"), None);
+        assert_eq!(parse_next_link("<unterminated; rel=next"), None);
+        assert_eq!(parse_next_link(""), None);
+    }
+}

@@ -1,0 +1,361 @@
+//! The provider routes. Handlers are thin: read a bounded body, parse a `ProviderRequest`, wait for
+//! a concurrency slot, call the backend under the request's deadline, check the answer's shape.
+//!
+//! # Status codes
+//! Every answer is HTTP 200 with a well-formed `ProviderResponse`, including failures of the whole
+//! request (malformed JSON, wrong `apiVersion`/`kind`, body too large, overload, a backend that
+//! broke its contract), which set `systemError` to a sentence saying what is wrong. Gatekeeper
+//! hands `systemError` to Rego as `system_error`, where a template can show it to the user; a
+//! non-200 answer or a non-JSON body would surface only as an opaque transport failure, and a JSON
+//! parse failure on Gatekeeper's side loses the message entirely. `systemError` texts start with a
+//! lower-case reason code (`invalid_request:`, `timeout:`, `internal_error:`) like item errors do.
+//!
+//! # Deadline and concurrency
+//! The deadline is `arrival + request_deadline`, taken before anything else, so time spent reading
+//! the body or waiting for a slot counts against it. At most `max_concurrent_requests` requests
+//! run the backend at once (a semaphore rather than tower's `ConcurrencyLimit`, because a waiting
+//! request must give up at *its* deadline); a request that is still waiting at its deadline gets a
+//! `timeout:` `systemError` ("server overloaded"). The backend runs in its own task holding the
+//! slot, so a panic becomes an `internal_error:` answer and a client that hangs up does not free
+//! the slot while the work continues.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use signet_types::gatekeeper::{Item, ProviderRequest, ProviderResponse, API_VERSION};
+use signet_types::reason::ReasonCode;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::metrics::{HttpMetrics, Outcome, Route};
+use crate::settings::{ServerSettings, MAX_REQUEST_BODY_BYTES};
+use crate::ProviderBackend;
+
+/// Signet's provider paths.
+pub const VERIFY_PATH: &str = "/v1/verify";
+/// Signet's mutation path.
+pub const MUTATE_PATH: &str = "/v1/mutate";
+/// Ratify's verify path, kept so Provider manifests written for Ratify work unchanged.
+pub const RATIFY_VERIFY_PATH: &str = "/ratify/gatekeeper/v1/verify";
+/// Ratify's mutate path.
+pub const RATIFY_MUTATE_PATH: &str = "/ratify/gatekeeper/v1/mutate";
+
+/// How long past the deadline the server waits for a backend that ignores it before answering
+/// `timeout:` for every key itself. Gatekeeper has given up by then; this only frees the slot and
+/// guarantees an answer.
+const BACKEND_OVERRUN_GRACE: Duration = Duration::from_millis(250);
+
+struct ProviderState {
+    backend: Arc<dyn ProviderBackend>,
+    metrics: HttpMetrics,
+    request_deadline: Duration,
+    max_concurrent: usize,
+    slots: Arc<Semaphore>,
+}
+
+/// The provider router (all four paths), for [`crate::serve`] and for tests that drive it
+/// without sockets. Only `request_deadline` and `max_concurrent_requests` are read from
+/// `settings`; a limit of 0 is taken as 1.
+pub fn app(
+    backend: Arc<dyn ProviderBackend>,
+    metrics: HttpMetrics,
+    settings: &ServerSettings,
+) -> Router {
+    let max_concurrent = settings.max_concurrent_requests.max(1);
+    let state = Arc::new(ProviderState {
+        backend,
+        metrics,
+        request_deadline: settings.request_deadline,
+        max_concurrent,
+        slots: Arc::new(Semaphore::new(max_concurrent)),
+    });
+    Router::new()
+        .route(VERIFY_PATH, post(verify))
+        .route(RATIFY_VERIFY_PATH, post(verify))
+        .route(MUTATE_PATH, post(mutate))
+        .route(RATIFY_MUTATE_PATH, post(mutate))
+        .with_state(state)
+}
+
+async fn verify(State(state): State<Arc<ProviderState>>, body: Body) -> Json<ProviderResponse> {
+    Json(state.answer(Route::Verify, body).await)
+}
+
+async fn mutate(State(state): State<Arc<ProviderState>>, body: Body) -> Json<ProviderResponse> {
+    Json(state.answer(Route::Mutate, body).await)
+}
+
+/// One request's result before it is recorded.
+struct Answer {
+    outcome: Outcome,
+    keys: usize,
+    response: ProviderResponse,
+}
+
+impl Answer {
+    fn system_error(outcome: Outcome, keys: usize, code: ReasonCode, message: &str) -> Self {
+        Answer {
+            outcome,
+            keys,
+            response: ProviderResponse::system_error(code.item_error(message)),
+        }
+    }
+}
+
+impl ProviderState {
+    async fn answer(self: &Arc<Self>, route: Route, body: Body) -> ProviderResponse {
+        let arrival = Instant::now();
+        let deadline = arrival + self.request_deadline;
+        let _in_flight = self.metrics.in_flight(route);
+        let answer = self.process(route, body, deadline).await;
+        self.metrics
+            .finished(route, answer.outcome, answer.keys, arrival.elapsed());
+        if !answer.response.response.system_error.is_empty() {
+            tracing::warn!(
+                ?route,
+                outcome = ?answer.outcome,
+                system_error = %answer.response.response.system_error,
+                "provider request failed as a whole"
+            );
+        } else {
+            tracing::debug!(?route, keys = answer.keys, took = ?arrival.elapsed(), "provider request answered");
+        }
+        answer.response
+    }
+
+    async fn process(self: &Arc<Self>, route: Route, body: Body, deadline: Instant) -> Answer {
+        let bytes = match read_body(body).await {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                return Answer::system_error(
+                    Outcome::InvalidRequest,
+                    0,
+                    ReasonCode::InvalidRequest,
+                    &message,
+                )
+            }
+        };
+        let keys = match parse_request(&bytes) {
+            Ok(keys) => keys,
+            Err(message) => {
+                return Answer::system_error(
+                    Outcome::InvalidRequest,
+                    0,
+                    ReasonCode::InvalidRequest,
+                    &message,
+                )
+            }
+        };
+        let count = keys.len();
+        if keys.is_empty() {
+            return Answer {
+                outcome: Outcome::Ok,
+                keys: 0,
+                response: ProviderResponse::items(Vec::new()),
+            };
+        }
+
+        let slot = match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await
+        {
+            Ok(Ok(slot)) => slot,
+            // The semaphore is never closed; treat the impossible like the overload it resembles.
+            Ok(Err(_)) | Err(_) => {
+                let message = format!(
+                    "server overloaded: all {} request slots stayed busy until this request's deadline ({:?} after arrival)",
+                    self.max_concurrent, self.request_deadline
+                );
+                return Answer::system_error(
+                    Outcome::Overloaded,
+                    count,
+                    ReasonCode::Timeout,
+                    &message,
+                );
+            }
+        };
+
+        let backend = self.backend.clone();
+        let task_keys = keys.clone();
+        let work = tokio::spawn(async move {
+            let _slot = slot;
+            let call = async {
+                match route {
+                    Route::Verify => backend.verify(task_keys, deadline).await,
+                    Route::Mutate => backend.mutate(task_keys, deadline).await,
+                }
+            };
+            tokio::time::timeout_at(deadline + BACKEND_OVERRUN_GRACE, call).await
+        });
+        match work.await {
+            Ok(Ok(items)) => check_items(&keys, items),
+            Ok(Err(_elapsed)) => {
+                tracing::error!(
+                    ?route,
+                    keys = count,
+                    "backend overran the request deadline; answering timeout for every key"
+                );
+                let error = ReasonCode::Timeout
+                    .item_error("the verification did not finish within the request deadline");
+                let items = keys
+                    .into_iter()
+                    .map(|key| Item {
+                        key,
+                        value: serde_json::Value::Null,
+                        error: error.clone(),
+                    })
+                    .collect();
+                Answer {
+                    outcome: Outcome::BackendTimeout,
+                    keys: count,
+                    response: ProviderResponse::items(items),
+                }
+            }
+            Err(join) => {
+                tracing::error!(?route, error = %join, "verification backend task failed");
+                Answer::system_error(
+                    Outcome::BackendError,
+                    count,
+                    ReasonCode::InternalError,
+                    "the verification backend failed on this request (see the provider's log); no key was decided",
+                )
+            }
+        }
+    }
+}
+
+/// Reads the whole body, refusing more than [`MAX_REQUEST_BODY_BYTES`].
+async fn read_body(body: Body) -> Result<bytes::Bytes, String> {
+    match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            let inner = e.into_inner();
+            if inner
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(format!(
+                    "request body exceeds the {MAX_REQUEST_BODY_BYTES}-byte limit"
+                ))
+            } else {
+                Err(format!("request body could not be read: {inner}"))
+            }
+        }
+    }
+}
+
+/// Parses and checks a `ProviderRequest`; the error says exactly what is wrong.
+fn parse_request(bytes: &[u8]) -> Result<Vec<String>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("request body is empty; expected a ProviderRequest JSON document".to_string());
+    }
+    let request: ProviderRequest = serde_json::from_slice(bytes)
+        .map_err(|e| format!("request body is not a ProviderRequest: {e}"))?;
+    if request.api_version != API_VERSION {
+        return Err(format!(
+            "apiVersion is {:?}; this provider speaks {API_VERSION:?}",
+            request.api_version
+        ));
+    }
+    if request.kind != "ProviderRequest" {
+        return Err(format!(
+            "kind is {:?}; expected \"ProviderRequest\"",
+            request.kind
+        ));
+    }
+    Ok(request.request.keys)
+}
+
+/// Accepts the backend's items only if they answer exactly the keys asked, in order. Anything
+/// else would let Gatekeeper cache an answer under the wrong key, so the whole request fails.
+fn check_items(keys: &[String], items: Vec<Item>) -> Answer {
+    let count = keys.len();
+    if items.len() != count {
+        tracing::error!(
+            keys = count,
+            items = items.len(),
+            "backend broke its contract: item count differs from key count"
+        );
+        return Answer::system_error(
+            Outcome::BackendError,
+            count,
+            ReasonCode::InternalError,
+            &format!(
+                "the verification backend answered {} items for {count} keys; no key was decided",
+                items.len()
+            ),
+        );
+    }
+    if let Some((i, (key, item))) = keys
+        .iter()
+        .zip(&items)
+        .enumerate()
+        .find(|(_, (key, item))| **key != item.key)
+    {
+        tracing::error!(position = i, asked = %key, answered = %item.key, "backend broke its contract: items out of order");
+        return Answer::system_error(
+            Outcome::BackendError,
+            count,
+            ReasonCode::InternalError,
+            &format!(
+                "the verification backend answered key {:?} at position {i} where {key:?} was asked; no key was decided",
+                item.key
+            ),
+        );
+    }
+    Answer {
+        outcome: Outcome::Ok,
+        keys: count,
+        response: ProviderResponse::items(items),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_request_names_the_problem() {
+        assert!(parse_request(b"").unwrap_err().contains("empty"));
+        assert!(parse_request(b"{not json")
+            .unwrap_err()
+            .starts_with("request body is not a ProviderRequest"));
+        let wrong_kind = br#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse","request":{"keys":[]}}"#;
+        assert_eq!(
+            parse_request(wrong_kind).unwrap_err(),
+            r#"kind is "ProviderResponse"; expected "ProviderRequest""#
+        );
+        let wrong_version =
+            br#"{"apiVersion":"v1","kind":"ProviderRequest","request":{"keys":["a"]}}"#;
+        assert!(parse_request(wrong_version)
+            .unwrap_err()
+            .starts_with(r#"apiVersion is "v1""#));
+        let ok = br#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["a","b"]}}"#;
+        assert_eq!(parse_request(ok).unwrap(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn check_items_refuses_wrong_keys_and_counts() {
+        let keys = vec!["a".to_string(), "b".to_string()];
+        let item = |k: &str| Item {
+            key: k.to_string(),
+            value: serde_json::json!(true),
+            error: String::new(),
+        };
+        assert_eq!(
+            check_items(&keys, vec![item("a"), item("b")]).outcome,
+            Outcome::Ok
+        );
+        let short = check_items(&keys, vec![item("a")]);
+        assert_eq!(short.outcome, Outcome::BackendError);
+        assert!(short.response.response.items.is_empty());
+        let swapped = check_items(&keys, vec![item("b"), item("a")]);
+        assert!(swapped
+            .response
+            .response
+            .system_error
+            .contains("at position 0"));
+    }
+}
