@@ -231,9 +231,14 @@ async fn serve(path: &Path) -> Result<u8, Exit> {
     );
     let backend = Arc::new(backend::EngineBackend::new(engine));
     let settings = backend::server_settings(&config);
-    signet_server::serve(settings, backend, registry, signet_server::termination_signal())
-        .await
-        .context("provider server failed")?;
+    signet_server::serve(
+        settings,
+        backend,
+        registry,
+        signet_server::termination_signal(),
+    )
+    .await
+    .context("provider server failed")?;
     Ok(0)
 }
 

@@ -25,11 +25,27 @@ fn failures_errors_system_errors_and_missing_keys_deny() {
         {"key":"[prod]reg/a:1","value":{"isSuccess":false,"errorReason":"NO_SIGNATURE","message":"nothing attached"}},
         {"key":"[prod]reg/b:1","error":"timeout: did not finish"}
     ]);
-    let (v, _) = violations("prod", &["reg/a:1", "reg/b:1", "reg/c:1"], response(items, ""));
+    let (v, _) = violations(
+        "prod",
+        &["reg/a:1", "reg/b:1", "reg/c:1"],
+        response(items, ""),
+    );
     assert_eq!(v.len(), 3, "{v:?}");
-    assert!(v.iter().any(|m| m.contains("reg/a:1") && m.contains("NO_SIGNATURE")), "{v:?}");
-    assert!(v.iter().any(|m| m.contains("reg/b:1") && m.contains("timeout:")), "{v:?}");
-    assert!(v.iter().any(|m| m.contains("reg/c:1") && m.contains("missing")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("reg/a:1") && m.contains("NO_SIGNATURE")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m.contains("reg/b:1") && m.contains("timeout:")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m.contains("reg/c:1") && m.contains("missing")),
+        "{v:?}"
+    );
 
     let (v, _) = violations("prod", &["reg/a:1"], response(json!([]), "bad request"));
     assert_eq!(v, vec!["Signet could not answer: bad request".to_string()]);

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use signet_testkit::{Blackhole, Registry, TestCa};
 
+mod support;
+
 const NOTATION_LAYOUT: &str = "notation/01-oci-e2e-jws/layouts/e2e-valid-signature";
 
 fn signet_bin() -> &'static str {
@@ -113,7 +115,7 @@ registry:
     }
 }
 
-fn start_provider(config: &Path) -> Provider {
+async fn start_provider(config: &Path) -> Provider {
     let (port, health, metrics) = (free_port(), free_port(), free_port());
     let text = std::fs::read_to_string(config)
         .unwrap()
@@ -135,29 +137,18 @@ fn start_provider(config: &Path) -> Provider {
         health,
         metrics,
     };
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::blocking_get(&format!("http://127.0.0.1:{}/readyz", p.health)) {
-            if r {
-                break;
-            }
+    let url = format!("http://127.0.0.1:{}/readyz", p.health);
+    signet_testkit::wait_until("provider readiness", Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            Ok::<bool, anyhow::Error>(
+                matches!(::reqwest::get(&url).await, Ok(r) if r.status().is_success()),
+            )
         }
-        assert!(Instant::now() < until, "provider never became ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
+    .await
+    .expect("provider becomes ready");
     p
-}
-
-mod reqwest {
-    pub use ::reqwest::*;
-    /// True when the URL answers 200.
-    pub fn blocking_get(url: &str) -> Result<bool> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async { Ok(::reqwest::get(url).await?.status().is_success()) })
-    }
 }
 
 fn client(ca: &TestCa, identity: Option<(&str, &str)>) -> reqwest::Client {
@@ -191,7 +182,7 @@ fn schema() -> jsonschema::Validator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
     let s = setup().await;
-    let provider = start_provider(&s.config);
+    let provider = start_provider(&s.config).await;
     let client_id = s.ca.issue_client("gatekeeper-webhook");
     let https = client(&s.ca, Some((&client_id.cert_pem, &client_id.key_pem)));
     let url = format!(
@@ -334,6 +325,39 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
         );
     }
 
+    // the shipped Gatekeeper template, in a real Rego engine, on Signet's real answer
+    let pod_images = [s.dist.reference("signed:v1"), s.ferro.reference("bare:v1")];
+    let gk_keys: Vec<String> = pod_images.iter().map(|i| format!("[prod]{i}")).collect();
+    let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":gk_keys}});
+    let answer: Value = https
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let images: Vec<&str> = pod_images.iter().map(String::as_str).collect();
+    let (violations, asked) = support::rego::violations("prod", &images, answer);
+    assert_eq!(
+        asked, gk_keys,
+        "the template asks for [namespace]image keys"
+    );
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("NO_VERIFIER") && v.contains("signed:v1")),
+        "{violations:?}"
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("NO_SIGNATURE") && v.contains("bare:v1")),
+        "{violations:?}"
+    );
+
     // metrics saw the registries and the request
     let metrics = ::reqwest::get(format!("http://127.0.0.1:{}/metrics", provider.metrics))
         .await
@@ -356,7 +380,7 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_without_a_trusted_certificate_are_refused() {
     let s = setup().await;
-    let provider = start_provider(&s.config);
+    let provider = start_provider(&s.config).await;
     let url = format!("https://127.0.0.1:{}/v1/verify", provider.port);
     let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["x"]}});
     let anonymous = client(&s.ca, None);

@@ -9,9 +9,14 @@ use serde_json::{json, Value};
 
 /// The template's Rego source.
 pub fn template_rego() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/signet-verification/template.yaml");
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["spec"]["targets"][0]["rego"].as_str().unwrap().to_string()
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../library/signet-verification/template.yaml");
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["spec"]["targets"][0]["rego"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Gatekeeper's view of a ProviderResponse, as `external_data` returns it to Rego.
@@ -37,7 +42,11 @@ pub fn external_data_value(provider_response: &Value) -> Value {
 
 /// Violations the template reports for a Pod with `images` in `namespace`, given the provider's
 /// answer. Also returns the keys the template asked for.
-pub fn violations(namespace: &str, images: &[&str], provider_response: Value) -> (Vec<String>, Vec<String>) {
+pub fn violations(
+    namespace: &str,
+    images: &[&str],
+    provider_response: Value,
+) -> (Vec<String>, Vec<String>) {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(true);
     engine
@@ -53,12 +62,18 @@ pub fn violations(namespace: &str, images: &[&str], provider_response: Value) ->
             Box::new(move |args: Vec<regorus::Value>| {
                 let req: Value = serde_json::from_str(&args[0].to_json_str()?)?;
                 let keys = req["keys"].as_array().cloned().unwrap_or_default();
-                *asked_in.lock().unwrap() = keys.iter().map(|k| k.as_str().unwrap_or("").to_string()).collect();
+                *asked_in.lock().unwrap() = keys
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or("").to_string())
+                    .collect();
                 regorus::Value::from_json_str(&answer.to_string())
             }),
         )
         .expect("extension registers");
-    let containers: Vec<Value> = images.iter().map(|i| json!({"name": "c", "image": i})).collect();
+    let containers: Vec<Value> = images
+        .iter()
+        .map(|i| json!({"name": "c", "image": i}))
+        .collect();
     let input = json!({
         "review": {"object": {"metadata": {"namespace": namespace}, "spec": {"containers": containers}}},
         "parameters": {"provider": "signet"}
