@@ -1,6 +1,8 @@
 //! The shipped ConstraintTemplate, evaluated by a real Rego engine, fails closed on every shape
 //! of answer Gatekeeper can hand it. (Real Signet answers go through it in provider_e2e.rs.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use serde_json::json;

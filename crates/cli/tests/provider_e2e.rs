@@ -2,6 +2,8 @@
 //! against two real registries (Debian's docker-registry with TLS + htpasswd, ferro-oci-server
 //! with the referrers API), a black-hole host, and `signet verify` on the same images.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
 //! Configuration errors name their field path and what was expected.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! the verdict cache. The verifiers here are test verifiers built through the factory path; they
 //! read the referrer's manifest and blob from the registry like real ones do.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -97,7 +99,7 @@ impl VerifierFactory for TestFactory {
                 (Some("delayMs"), Some(ms)) => delay = Duration::from_millis(ms),
                 _ => {
                     return Err(vec![ParamError {
-                        path: format!("{}", k.as_str().unwrap_or("?")),
+                        path: k.as_str().unwrap_or("?").to_string(),
                         message: "unknown parameter".into(),
                     }])
                 }

@@ -1,6 +1,8 @@
 //! The result type and docs/result-schema.json agree: what Signet produces validates, and the
 //! schema rejects what Signet must never produce.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{json, Value};
 use signet_types::{ReasonCode, VerificationResult, VerifierReport, RESULT_VERSION};
 
