@@ -327,6 +327,24 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
         );
     }
 
+    // `signet resolve` pins tags with the same registry settings (TLS CA, credentials)
+    let out = Command::new(signet_bin())
+        .args(["--log", "warn", "resolve", "--config"])
+        .arg(&live)
+        .arg(s.dist.reference("signed:v1"))
+        .arg(s.dist.reference("signed:nope"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one reference does not resolve");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!(
+            "{}/signed@sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
+            s.dist.host()
+        )
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("registry_not_found:"));
+
     // the shipped Gatekeeper template, in a real Rego engine, on Signet's real answer
     let pod_images = [s.dist.reference("signed:v1"), s.ferro.reference("bare:v1")];
     let gk_keys: Vec<String> = pod_images.iter().map(|i| format!("[prod]{i}")).collect();
@@ -376,6 +394,22 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
         "{metrics}"
     );
     assert!(metrics.contains("signet_verdicts_total"), "{metrics}");
+    // SIGTERM: graceful shutdown, exit status 0
+    let mut provider = provider;
+    let status = Command::new("kill")
+        .args(["-TERM", &provider.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let until = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(st) = provider.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < until, "provider did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");
     let _ = (&s.dir, provider.health);
 }
 
