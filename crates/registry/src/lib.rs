@@ -8,7 +8,7 @@
 //!   it. Every failure is a [`RegistryError`] whose [`RegistryError::reason`] is a stable
 //!   [`signet_types::ReasonCode`].
 //!
-//! Parsing of references comes from `oci-client`; the HTTP layer is written here on `reqwest`
+//! Parsing of references comes from `oci-spec` (the `Reference` that `oci-client` re-exports); the HTTP layer is written here on `reqwest`
 //! because `oci-client`'s client has no size limits, retries, deadlines, per-request metrics or
 //! referrers pagination (see `DECISION.md`).
 #![warn(missing_docs)]

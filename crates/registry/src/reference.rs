@@ -1,10 +1,10 @@
 //! Image references, parsed and normalized the way the container tools do (through
-//! `oci-client`'s `Reference`): `nginx` is `docker.io/library/nginx:latest`, ports stay part of the
+//! `oci-spec`'s `Reference`, the one `oci-client` re-exports): `nginx` is `docker.io/library/nginx:latest`, ports stay part of the
 //! registry host, and a digest must be one [`Digest`] accepts.
 
 use std::fmt;
 
-use oci_client::{ParseError, Reference};
+use oci_spec::distribution::{ParseError, Reference};
 use signet_types::Digest;
 
 use crate::RegistryError;
@@ -147,7 +147,7 @@ pub(crate) fn api_host(registry: &str) -> &str {
     }
 }
 
-/// Turns oci-client's terse parse errors into a sentence, spotting the common mistakes.
+/// Turns oci-spec's terse parse errors into a sentence, spotting the common mistakes.
 fn explain(input: &str, e: &ParseError) -> String {
     if input.chars().any(char::is_whitespace) {
         return "a reference must not contain whitespace".into();
