@@ -10,7 +10,7 @@
 //!
 //! Parsing of references comes from `oci-spec` (the `Reference` that `oci-client` re-exports); the HTTP layer is written here on `reqwest`
 //! because `oci-client`'s client has no size limits, retries, deadlines, per-request metrics or
-//! referrers pagination (see `DECISION.md`).
+//! referrers pagination (see `docs/decisions.md`, D10).
 #![warn(missing_docs)]
 
 mod auth;
