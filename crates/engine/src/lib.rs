@@ -152,13 +152,13 @@ impl Engine {
                 let inner = self.inner.clone();
                 let task_key = key.clone();
                 let handle = tokio::spawn(async move {
-                    let outcome = Arc::new(inner.verify_reference(reference).await);
-                    let mut map = match inner.inflight.lock() {
-                        Ok(m) => m,
-                        Err(poisoned) => poisoned.into_inner(),
+                    // Removes the in-flight entry however the task ends (even by panic), so an
+                    // image can never stay stuck on a dead verification.
+                    let _guard = InflightGuard {
+                        inner: inner.clone(),
+                        key: task_key,
                     };
-                    map.remove(&task_key);
-                    outcome
+                    Arc::new(inner.verify_reference(reference).await)
                 });
                 let image_text = key.clone();
                 let fut: BoxFuture<'static, Arc<ImageOutcome>> = async move {
@@ -262,6 +262,22 @@ impl Engine {
     /// Number of configured verifiers.
     pub fn verifier_count(&self) -> usize {
         self.inner.verifiers.len()
+    }
+}
+
+/// Removes an image's in-flight entry when its verification task ends.
+struct InflightGuard {
+    inner: Arc<Inner>,
+    key: String,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        let mut map = match self.inner.inflight.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.remove(&self.key);
     }
 }
 

@@ -29,6 +29,7 @@ struct AnnotationVerifier {
     name: String,
     types: Vec<String>,
     delay: Duration,
+    panics: bool,
     calls: Arc<AtomicUsize>,
 }
 
@@ -49,6 +50,7 @@ impl Verifier for AnnotationVerifier {
     async fn verify(&self, ctx: &VerifyContext<'_>) -> VerifierOutcome {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
+        assert!(!self.panics, "test verifier asked to panic");
         let bytes = match ctx.store.manifest(&ctx.referrer.digest).await {
             Ok(b) => b,
             Err(e) => return e.into(),
@@ -94,9 +96,11 @@ impl VerifierFactory for TestFactory {
         _base_dir: &Path,
     ) -> Result<Arc<dyn Verifier>, Vec<ParamError>> {
         let mut delay = Duration::ZERO;
+        let mut panics = false;
         for (k, v) in params {
             match (k.as_str(), v.as_u64()) {
                 (Some("delayMs"), Some(ms)) => delay = Duration::from_millis(ms),
+                (Some("panics"), _) if v.as_bool().is_some() => panics = v.as_bool() == Some(true),
                 _ => {
                     return Err(vec![ParamError {
                         path: k.as_str().unwrap_or("?").to_string(),
@@ -109,6 +113,7 @@ impl VerifierFactory for TestFactory {
             name: name.to_string(),
             types: artifact_types.to_vec(),
             delay,
+            panics,
             calls: self.calls.clone(),
         }))
     }
@@ -523,4 +528,42 @@ async fn mutate_pins_digests() {
         "{:?}",
         items[1]
     );
+}
+
+#[tokio::test]
+async fn a_panicking_verifier_is_an_internal_error_and_does_not_wedge_the_image() {
+    let f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("boom", "v1", "boom")
+        .await
+        .unwrap();
+    f.attach("boom", &img, TYPE_SIG, "pass", &img.digest).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = f.engine(
+        &format!("verifiers:\n  - name: boom\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    panics: true\n"),
+        calls.clone(),
+    );
+    for attempt in 1..=2 {
+        let out = engine
+            .verify_image(&f.registry.reference("boom:v1"), deadline(5000))
+            .await;
+        assert!(!out.result.is_success);
+        assert_eq!(
+            out.result.error_reason,
+            Some(ReasonCode::InternalError),
+            "{:?}",
+            out.result
+        );
+        assert!(out
+            .item_error
+            .as_deref()
+            .unwrap()
+            .starts_with("internal_error:"));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            attempt,
+            "each request runs a fresh verification"
+        );
+    }
 }
