@@ -4,10 +4,7 @@
 # Project signature layout, starts `signet serve` on localhost, sends Gatekeeper's ProviderRequest
 # and prints the verdicts. Everything it starts is stopped on exit.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/signet-target}
-TOOLS=${SIGNET_TOOLS:-$HOME/.cache/signet-tools}
-VECTORS=${SIGNET_VECTORS:-$ROOT/../shared/vectors}
+source "$(dirname "$0")/lib.sh"
 CONFIG_TEMPLATE=${SIGNET_DEMO_CONFIG:-$ROOT/config/demo.yaml}
 
 "$ROOT/scripts/install-test-deps.sh" >/dev/null
@@ -15,56 +12,17 @@ echo "== building signet"
 cargo build -q -p signet --manifest-path "$ROOT/Cargo.toml"
 SIGNET="$CARGO_TARGET_DIR/debug/signet"
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; return 1; }
-
-REG_PORT=$(free_port)
-REG=127.0.0.1:$REG_PORT
-echo "== starting an OCI registry with the referrers API on $REG"
-FERRO_OCI_LISTEN=$REG FERRO_OCI_STORAGE_DIR="$WORK/registry" "$TOOLS/bin/ferro-oci-server" >"$WORK/registry.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://$REG/v2/"
-
-export HOME="$WORK/home" COSIGN_PASSWORD="" COSIGN_YES=true
-mkdir -p "$HOME"
-cd "$WORK"
-ORAS="$TOOLS/bin/oras"
-COSIGN="$TOOLS/bin/cosign"
-
-echo "== pushing sample images"
-echo "demo application v1" > app.txt
-"$ORAS" push --plain-http "$REG/demo/app:v1" app.txt:application/vnd.oci.image.layer.v1.tar >/dev/null
-echo '{"spdxVersion":"SPDX-2.3","name":"demo-app","packages":[]}' > sbom.spdx.json
-"$ORAS" attach --plain-http --artifact-type application/spdx+json "$REG/demo/app:v1" sbom.spdx.json:application/spdx+json >/dev/null
-"$COSIGN" generate-key-pair >/dev/null 2>&1
-APP_DIGEST=$("$ORAS" resolve --plain-http "$REG/demo/app:v1")
-"$COSIGN" sign --key cosign.key --tlog-upload=false --allow-http-registry "$REG/demo/app@$APP_DIGEST" >/dev/null 2>&1
-"$ORAS" cp -r --from-oci-layout --to-plain-http \
-  "$VECTORS/notation/01-oci-e2e-jws/layouts/e2e-valid-signature:v1" "$REG/demo/notation-signed:v1" >/dev/null
-echo "just an image" > plain.txt
-"$ORAS" push --plain-http "$REG/demo/unsigned:v1" plain.txt:application/vnd.oci.image.layer.v1.tar >/dev/null
+echo "== starting an OCI registry with the referrers API"
+start_registry
+echo "== pushing sample images to $REG"
+push_samples
 echo "   $REG/demo/app:v1             SBOM (oras attach) + cosign signature (.sig tag)"
 echo "   $REG/demo/notation-signed:v1 Notary Project signature (referrer)"
 echo "   $REG/demo/unsigned:v1        nothing attached"
 
-PROVIDER_PORT=$(free_port); HEALTH_PORT=$(free_port); METRICS_PORT=$(free_port)
-sed -e "s/@REGISTRY@/$REG/g" -e "s/@PROVIDER_PORT@/$PROVIDER_PORT/g" \
-    -e "s/@HEALTH_PORT@/$HEALTH_PORT/g" -e "s/@METRICS_PORT@/$METRICS_PORT/g" \
-    "$CONFIG_TEMPLATE" > "$WORK/signet.yaml"
-"$SIGNET" config check "$WORK/signet.yaml"
-echo "== starting the provider on 127.0.0.1:$PROVIDER_PORT"
-"$SIGNET" serve --config "$WORK/signet.yaml" >"$WORK/signet.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$HEALTH_PORT/readyz"
+echo "== starting the provider"
+start_provider "$SIGNET" "$CONFIG_TEMPLATE"
+echo "   provider on 127.0.0.1:$PROVIDER_PORT"
 
 REQUEST=$(cat <<JSON
 {"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[
@@ -91,7 +49,5 @@ for item in resp.get("items", []):
 PY
 echo
 echo "== the same images through 'signet verify --output text'"
-"$SIGNET" --log warn verify --config "$WORK/signet.yaml" --output text "$REG/demo/app:v1" "$REG/demo/unsigned:v1" || true
+"$SIGNET" --log warn verify --config "$CONFIG" --output text "$REG/demo/app:v1" "$REG/demo/unsigned:v1" || true
 echo
-echo "(full JSON response: rerun with SIGNET_DEMO_KEEP=1 to keep $WORK)"
-if [ "${SIGNET_DEMO_KEEP:-0}" = 1 ]; then trap - EXIT; echo "kept $WORK; stop pids ${PIDS[*]} yourself"; fi
