@@ -313,6 +313,7 @@ fn check_items(keys: &[String], items: Vec<Item>) -> Answer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

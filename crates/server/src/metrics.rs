@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// Which provider operation a request asked for (the Ratify aliases count as the same route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     /// `/v1/verify`, `/ratify/gatekeeper/v1/verify`.
     Verify,
@@ -31,7 +31,7 @@ pub enum Route {
 }
 
 /// How a provider request ended, as a bounded set of label values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The backend answered one item per key.
     Ok,
@@ -45,15 +45,38 @@ pub enum Outcome {
     BackendError,
 }
 
+impl Route {
+    /// The metric label value: `verify` or `mutate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Verify => "verify",
+            Route::Mutate => "mutate",
+        }
+    }
+}
+
+impl Outcome {
+    /// The metric label value, in snake case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::Overloaded => "overloaded",
+            Outcome::BackendTimeout => "backend_timeout",
+            Outcome::BackendError => "backend_error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
-    route: Route,
-    outcome: Outcome,
+    route: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteLabels {
-    route: Route,
+    route: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
@@ -132,7 +155,9 @@ impl HttpMetrics {
     pub(crate) fn in_flight(&self, route: Route) -> InFlight {
         let gauge = self
             .in_flight
-            .get_or_create(&RouteLabels { route })
+            .get_or_create(&RouteLabels {
+                route: route.as_str(),
+            })
             .clone();
         gauge.inc();
         InFlight(gauge)
@@ -141,13 +166,18 @@ impl HttpMetrics {
     /// Records one finished request.
     pub(crate) fn finished(&self, route: Route, outcome: Outcome, keys: usize, took: Duration) {
         self.duration
-            .get_or_create(&RequestLabels { route, outcome })
+            .get_or_create(&RequestLabels {
+                route: route.as_str(),
+                outcome: outcome.as_str(),
+            })
             .observe(took.as_secs_f64());
         if outcome != Outcome::InvalidRequest {
             // Precision loss above 2^53 keys is impossible with a 1 MiB body.
             #[allow(clippy::cast_precision_loss)]
             self.keys
-                .get_or_create(&RouteLabels { route })
+                .get_or_create(&RouteLabels {
+                    route: route.as_str(),
+                })
                 .observe(keys as f64);
         }
     }

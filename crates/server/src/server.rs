@@ -137,10 +137,16 @@ pub async fn start(
         Some(tls) => {
             let files = TlsFiles::read(tls)?;
             let config = build_config(tls, &files)?;
-            Some((tls.clone(), files, RustlsConfig::from_config(Arc::new(config))))
+            Some((
+                tls.clone(),
+                files,
+                RustlsConfig::from_config(Arc::new(config)),
+            ))
         }
         None => {
-            tracing::warn!("provider serves plain HTTP; Gatekeeper only calls providers over HTTPS");
+            tracing::warn!(
+                "provider serves plain HTTP; Gatekeeper only calls providers over HTTPS"
+            );
             None
         }
     };
@@ -170,8 +176,7 @@ pub async fn start(
             (task, Some(tokio::spawn(reloader.run())))
         }
         None => {
-            let server =
-                axum_server::from_tcp(provider_listener).handle(provider_handle.clone());
+            let server = axum_server::from_tcp(provider_listener).handle(provider_handle.clone());
             (
                 tokio::spawn(server.serve(provider_router.into_make_service())),
                 None,

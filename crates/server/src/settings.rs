@@ -73,6 +73,7 @@ impl Default for ServerSettings {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
