@@ -154,23 +154,7 @@ pub struct HostConfig {
     pub max_concurrency: usize,
 }
 
-/// Username and password (or token as password).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+pub use signet_types::Credentials;
 
 /// Referrer discovery settings.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use signet_config::{Config, ConfigIssue, HostConfig};
 use signet_registry::{
-    ClientSettings, Credentials, DiscoveryOptions, DockerConfig, HostSettings, Limits,
-    RegistryClient, RetryPolicy,
+    ClientSettings, DiscoveryOptions, DockerConfig, HostSettings, Limits, RegistryClient,
+    RetryPolicy,
 };
 use signet_types::Digest;
 use signet_verify::{Verifier, VerifierFactory};
@@ -38,12 +38,7 @@ fn host_settings(path: &str, h: &HostConfig, issues: &mut Vec<ConfigIssue>) -> H
             }),
         }
     }
-    if let Some(c) = &h.credentials {
-        s.credentials = Some(Credentials {
-            username: c.username.clone(),
-            password: c.password.clone(),
-        });
-    }
+    s.credentials = h.credentials.clone();
     if let Some(dc) = &h.docker_config {
         match DockerConfig::load(dc) {
             Ok(d) => s.docker_config = Some(d),

@@ -2,7 +2,6 @@
 //! bounded retries, bounded concurrency per host.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
 use crate::docker_config::DockerConfig;
@@ -98,20 +97,4 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A username and password (or a token as password). Debug output hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+pub use signet_types::Credentials;
