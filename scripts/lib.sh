@@ -3,7 +3,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/signet-target}
 TOOLS=${SIGNET_TOOLS:-$HOME/.cache/signet-tools}
-VECTORS=${SIGNET_VECTORS:-$ROOT/../shared/vectors}
+VECTORS=${SIGNET_VECTORS:-$ROOT/tests/vectors}
 WORK=$(mktemp -d)
 PIDS=()
 

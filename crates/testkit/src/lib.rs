@@ -78,12 +78,13 @@ pub fn workspace_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// The third-party test vectors: `$SIGNET_VECTORS`, else `<workspace_root>/../shared/vectors`.
+/// The third-party test vectors: `$SIGNET_VECTORS`, else `<workspace_root>/tests/vectors` (copied
+/// into the repository so a clone anywhere can run the tests; see `tests/README.md`).
 pub fn vectors_dir() -> PathBuf {
     match std::env::var_os("SIGNET_VECTORS").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let dir = workspace_root().join("../shared/vectors");
+            let dir = workspace_root().join("tests/vectors");
             dir.canonicalize().unwrap_or(dir)
         }
     }
