@@ -133,13 +133,22 @@ impl Fixture {
     }
 
     fn engine(&self, extra: &str, calls: Arc<AtomicUsize>) -> Engine {
+        self.engine_with_metrics(extra, calls, EngineMetrics::default())
+    }
+
+    fn engine_with_metrics(
+        &self,
+        extra: &str,
+        calls: Arc<AtomicUsize>,
+        metrics: EngineMetrics,
+    ) -> Engine {
         let yaml = format!(
             "server:\n  plainHTTP: true\n  requestDeadline: 2s\nregistry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{extra}",
             self.registry.host()
         );
         let config = signet_config::parse(&yaml, Path::new(".")).expect("valid config");
         let factories: Vec<Arc<dyn VerifierFactory>> = vec![Arc::new(TestFactory { calls })];
-        signet_engine::build(&config, &factories, EngineMetrics::default())
+        signet_engine::build(&config, &factories, metrics)
             .expect("engine builds")
             .engine
     }
@@ -566,4 +575,97 @@ async fn a_panicking_verifier_is_an_internal_error_and_does_not_wedge_the_image(
             "each request runs a fresh verification"
         );
     }
+}
+
+#[tokio::test]
+async fn keys_run_concurrently_up_to_the_configured_bound() {
+    let f = Fixture::new().await;
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let repo = format!("par{i}");
+        let img = f
+            .registry
+            .push_sample_image(&repo, "v1", &repo)
+            .await
+            .unwrap();
+        f.attach(&repo, &img, TYPE_SIG, "pass", &img.digest).await;
+        keys.push(f.registry.reference(&format!("{repo}:v1")));
+    }
+    for (bound, check) in [(1usize, "serial"), (3, "parallel")] {
+        let yaml = format!(
+            "server:\n  plainHTTP: true\n  requestDeadline: 5s\n  maxConcurrentKeys: {bound}\nregistry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{}",
+            f.registry.host(),
+            verifiers_yaml(400)
+        );
+        let config = signet_config::parse(&yaml, Path::new(".")).unwrap();
+        let factories: Vec<Arc<dyn VerifierFactory>> = vec![Arc::new(TestFactory {
+            calls: Arc::new(AtomicUsize::new(0)),
+        })];
+        let engine = signet_engine::build(&config, &factories, EngineMetrics::default())
+            .unwrap()
+            .engine;
+        let started = Instant::now();
+        let items = engine.verify_keys(&keys, deadline(5000)).await;
+        let elapsed = started.elapsed();
+        assert!(
+            items.iter().all(|i| i.value["isSuccess"] == true),
+            "{items:?}"
+        );
+        match check {
+            // three 400 ms verifications one at a time
+            "serial" => assert!(
+                elapsed >= Duration::from_millis(1200),
+                "{elapsed:?} with bound 1"
+            ),
+            _ => assert!(
+                elapsed < Duration::from_millis(1100),
+                "{elapsed:?} with bound 3"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_record_verifier_durations_cache_lookups_and_verdicts() {
+    let f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("met", "v1", "met")
+        .await
+        .unwrap();
+    f.attach("met", &img, TYPE_SIG, "pass", &img.digest).await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let engine = f.engine_with_metrics(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)), metrics);
+    for _ in 0..2 {
+        let out = engine
+            .verify_image(&f.registry.reference("met:v1"), deadline(5000))
+            .await;
+        assert!(out.result.is_success);
+    }
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("signet_verifier_duration_seconds_count{verifier=\"sigcheck\",verifier_type=\"test-annotation\",success=\"true\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signet_cache_lookups_total{result=\"miss\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signet_cache_lookups_total{result=\"hit\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signet_verdicts_total{reason=\"none\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "host=\"{}\",method=\"GET\",status=\"200\"",
+            f.registry.host()
+        )),
+        "{text}"
+    );
 }
