@@ -252,11 +252,7 @@ async fn verify(
     let engine = build_engine(&config, EngineMetrics::default())?;
     let deadline = Instant::now() + timeout.unwrap_or(config.server.request_deadline);
     let items = engine.verify_keys(images, deadline).await;
-    let mut all_pass = true;
     for item in &items {
-        let success = item.error.is_empty()
-            && item.value.get("isSuccess").and_then(|v| v.as_bool()) == Some(true);
-        all_pass &= success;
         match output {
             Output::Json => println!("{}", serde_json::to_string(&item.value).unwrap_or_default()),
             Output::Text => println!("{}", text_summary(&item.key, &item.value, &item.error)),
@@ -265,7 +261,21 @@ async fn verify(
             eprintln!("{}: {}", item.key, item.error);
         }
     }
-    Ok(if all_pass { 0 } else { 1 })
+    Ok(verify_exit_code(&items))
+}
+
+/// Whether an item is a pass: no item error and an explicit `isSuccess: true`.
+fn item_passes(item: &signet_types::gatekeeper::Item) -> bool {
+    item.error.is_empty() && item.value.get("isSuccess").and_then(|v| v.as_bool()) == Some(true)
+}
+
+/// `signet verify`'s exit code: 0 when every image passes, 1 otherwise (also for no images).
+fn verify_exit_code(items: &[signet_types::gatekeeper::Item]) -> u8 {
+    if !items.is_empty() && items.iter().all(item_passes) {
+        0
+    } else {
+        1
+    }
 }
 
 fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
@@ -334,4 +344,76 @@ async fn resolve(path: Option<&Path>, timeout: Duration, images: &[String]) -> R
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use signet_types::gatekeeper::Item;
+
+    fn item(value: serde_json::Value, error: &str) -> Item {
+        Item {
+            key: "reg/app:v1".into(),
+            value,
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn exit_code_is_zero_only_when_every_image_passes() {
+        let pass = item(json!({"isSuccess": true}), "");
+        let fail = item(
+            json!({"isSuccess": false, "errorReason": "NO_SIGNATURE"}),
+            "",
+        );
+        let error = item(json!({"isSuccess": false}), "timeout: too slow");
+        let odd = item(json!({"isSuccess": "yes"}), "");
+        assert_eq!(verify_exit_code(&[pass.clone(), pass.clone()]), 0);
+        assert_eq!(verify_exit_code(&[pass.clone(), fail]), 1);
+        assert_eq!(verify_exit_code(&[pass.clone(), error]), 1);
+        assert_eq!(verify_exit_code(&[odd]), 1, "only a boolean true passes");
+        assert_eq!(verify_exit_code(&[]), 1, "nothing verified is not a pass");
+        // an item error wins over a value that claims success
+        assert_eq!(
+            verify_exit_code(&[item(json!({"isSuccess": true}), "internal_error: x")]),
+            1
+        );
+    }
+
+    #[test]
+    fn text_summary_names_verdict_subject_reason_and_reports() {
+        let value = json!({
+            "isSuccess": false,
+            "subject": "reg/app@sha256:aa",
+            "errorReason": "UNTRUSTED_SIGNER",
+            "message": "leaf subject does not match",
+            "verifierReports": [{"isSuccess": false, "verifierName": "prod", "artifactType": "application/vnd.cncf.notary.signature",
+                                 "referenceDigest": "sha256:bb", "message": "identity mismatch"}],
+            "unverifiedReferrers": [{"artifactType": "application/spdx+json", "referenceDigest": "sha256:cc"}]
+        });
+        let text = text_summary("reg/app:v1", &value, "");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "FAIL reg/app@sha256:aa");
+        assert_eq!(lines[1], "  UNTRUSTED_SIGNER: leaf subject does not match");
+        assert_eq!(
+            lines[2],
+            "  fail prod application/vnd.cncf.notary.signature sha256:bb: identity mismatch"
+        );
+        assert_eq!(
+            lines[3],
+            "  skip application/spdx+json sha256:cc (no verifier configured)"
+        );
+        let pass = text_summary(
+            "reg/app:v1",
+            &json!({"isSuccess": true, "subject": "reg/app@sha256:aa"}),
+            "",
+        );
+        assert_eq!(pass, "PASS reg/app@sha256:aa");
+        let err = text_summary("k", &json!({"isSuccess": true}), "timeout: x");
+        assert!(
+            err.starts_with("FAIL k"),
+            "an item error is never shown as a pass: {err}"
+        );
+    }
 }
