@@ -133,7 +133,12 @@ impl Fixture {
     }
 
     fn engine(&self, extra: &str, calls: Arc<AtomicUsize>) -> Engine {
-        self.engine_with_metrics(extra, calls, EngineMetrics::default())
+        self.engine_with(
+            "  requestDeadline: 2s\n",
+            extra,
+            calls,
+            EngineMetrics::default(),
+        )
     }
 
     fn engine_with_metrics(
@@ -142,8 +147,19 @@ impl Fixture {
         calls: Arc<AtomicUsize>,
         metrics: EngineMetrics,
     ) -> Engine {
+        self.engine_with("  requestDeadline: 2s\n", extra, calls, metrics)
+    }
+
+    /// An engine for this registry; `server` holds extra `server:` fields, `extra` more sections.
+    fn engine_with(
+        &self,
+        server: &str,
+        extra: &str,
+        calls: Arc<AtomicUsize>,
+        metrics: EngineMetrics,
+    ) -> Engine {
         let yaml = format!(
-            "server:\n  plainHTTP: true\n  requestDeadline: 2s\nregistry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{extra}",
+            "server:\n  plainHTTP: true\n{server}registry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{extra}",
             self.registry.host()
         );
         let config = signet_config::parse(&yaml, Path::new(".")).expect("valid config");
@@ -592,18 +608,12 @@ async fn keys_run_concurrently_up_to_the_configured_bound() {
         keys.push(f.registry.reference(&format!("{repo}:v1")));
     }
     for (bound, check) in [(1usize, "serial"), (3, "parallel")] {
-        let yaml = format!(
-            "server:\n  plainHTTP: true\n  requestDeadline: 5s\n  maxConcurrentKeys: {bound}\nregistry:\n  hosts:\n    \"{}\":\n      plainHTTP: true\n{}",
-            f.registry.host(),
-            verifiers_yaml(400)
+        let engine = f.engine_with(
+            &format!("  requestDeadline: 5s\n  maxConcurrentKeys: {bound}\n"),
+            &verifiers_yaml(400),
+            Arc::new(AtomicUsize::new(0)),
+            EngineMetrics::default(),
         );
-        let config = signet_config::parse(&yaml, Path::new(".")).unwrap();
-        let factories: Vec<Arc<dyn VerifierFactory>> = vec![Arc::new(TestFactory {
-            calls: Arc::new(AtomicUsize::new(0)),
-        })];
-        let engine = signet_engine::build(&config, &factories, EngineMetrics::default())
-            .unwrap()
-            .engine;
         let started = Instant::now();
         let items = engine.verify_keys(&keys, deadline(5000)).await;
         let elapsed = started.elapsed();
