@@ -166,6 +166,20 @@ fn client(ca: &TestCa, identity: Option<(&str, &str)>) -> reqwest::Client {
     b.build().unwrap()
 }
 
+/// POSTs a ProviderRequest with `keys` and returns the parsed ProviderResponse.
+async fn provider_request(client: &reqwest::Client, url: &str, keys: &[String]) -> Value {
+    let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":keys}});
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn strip_volatile(mut v: Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("traceID");
@@ -284,16 +298,7 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
 
     // mutate pins to the digest
     let murl = format!("https://127.0.0.1:{}/v1/mutate", provider.port);
-    let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[s.dist.reference("signed:v1")]}});
-    let m: Value = https
-        .post(&murl)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = provider_request(&https, &murl, &[s.dist.reference("signed:v1")]).await;
     assert_eq!(
         m["response"]["items"][0]["value"],
         format!(
@@ -348,16 +353,7 @@ async fn provider_over_mtls_answers_every_key_in_order_before_the_deadline() {
     // the shipped Gatekeeper template, in a real Rego engine, on Signet's real answer
     let pod_images = [s.dist.reference("signed:v1"), s.ferro.reference("bare:v1")];
     let gk_keys: Vec<String> = pod_images.iter().map(|i| format!("[prod]{i}")).collect();
-    let body = json!({"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":gk_keys}});
-    let answer: Value = https
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = provider_request(&https, &url, &gk_keys).await;
     let images: Vec<&str> = pod_images.iter().map(String::as_str).collect();
     let (violations, asked) = support::rego::violations("prod", &images, answer);
     assert_eq!(
