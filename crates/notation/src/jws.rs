@@ -1,0 +1,1 @@
+//! JWS envelopes (being written).

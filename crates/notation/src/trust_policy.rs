@@ -1,0 +1,1 @@
+//! Trust policy and trust stores (being written).
