@@ -4,5 +4,6 @@
 //! shared vectors; `docs/notation-status.md` says which parts exist.
 #![warn(missing_docs)]
 
+pub mod chain;
 pub mod jws;
 pub mod trust_policy;
