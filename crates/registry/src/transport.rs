@@ -173,6 +173,14 @@ impl Transport {
                     ))
                 })?
                 .map_err(|_| RegistryError::protocol("the host's connection slots were closed"))?;
+            // `timeout_at` polls its future before the clock: a slot freed at the deadline is
+            // still handed out. Starting a request then would only open a useless connection.
+            if Instant::now() >= deadline {
+                return Err(RegistryError::timeout(format!(
+                    "waiting for a free connection slot to {}",
+                    host.registry
+                )));
+            }
             let outcome = self
                 .exchange(host, &scope, &url, accept, deadline, &what)
                 .await;

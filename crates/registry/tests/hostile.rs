@@ -266,3 +266,42 @@ async fn transient_failures_are_retried() {
     assert_eq!(e.reason(), ReasonCode::RegistryError, "{e}");
     assert!(e.to_string().contains("503"), "{e}");
 }
+
+/// `maxConcurrency` per host: requests beyond the limit wait for a slot instead of opening more
+/// connections (the black hole counts the connections it accepted).
+#[tokio::test]
+async fn per_host_concurrency_bounds_requests_in_flight() {
+    for (limit, expected) in [(2usize, 2usize), (5, 5)] {
+        let hole = Blackhole::start().await.unwrap();
+        let mut hosts = HashMap::new();
+        hosts.insert(
+            hole.host(),
+            HostSettings {
+                plain_http: true,
+                max_concurrency: limit,
+                ..HostSettings::default()
+            },
+        );
+        let c = RegistryClient::new(
+            ClientSettings {
+                hosts,
+                ..ClientSettings::default()
+            },
+            Arc::new(Statuses::default()),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_millis(600);
+        let refs: Vec<ImageReference> = (0..5)
+            .map(|i| ImageReference::parse(&format!("{}/app{i}:v1", hole.host())).unwrap())
+            .collect();
+        let results = futures::future::join_all(refs.iter().map(|r| c.resolve(r, deadline))).await;
+        for r in results {
+            assert_eq!(r.unwrap_err().reason(), ReasonCode::Timeout);
+        }
+        assert_eq!(
+            hole.connections(),
+            expected,
+            "with maxConcurrency {limit}, 5 concurrent requests"
+        );
+    }
+}
