@@ -55,6 +55,14 @@ if [ ! -x "$TOOLS/bin/ferro-oci-server" ]; then
   CARGO_TARGET_DIR="$TOOLS/ferro-target" cargo install ferro-oci-server --version 1.0.0 --locked --root "$TOOLS" -q
 fi
 
+# pycose: an independent COSE implementation that makes the COSE_Sign1 test envelopes.
+if ! "$TOOLS/venv/bin/python" -c 'import pycose' >/dev/null 2>&1; then
+  echo "install-test-deps: python venv with pycose"
+  command -v python3 >/dev/null 2>&1 || { apt-get install -y -qq python3 python3-venv >/dev/null; }
+  python3 -m venv "$TOOLS/venv" 2>/dev/null || { apt-get install -y -qq python3-venv >/dev/null; python3 -m venv "$TOOLS/venv"; }
+  "$TOOLS/venv/bin/pip" install -q pycose==1.1.0 cbor2==6.3.0
+fi
+
 "$TOOLS/bin/cosign" version >/dev/null 2>&1 || { echo "cosign does not run" >&2; exit 1; }
 "$TOOLS/bin/oras" version >/dev/null 2>&1 || { echo "oras does not run" >&2; exit 1; }
 echo "install-test-deps: ok ($TOOLS)"

@@ -5,5 +5,6 @@
 #![warn(missing_docs)]
 
 pub mod chain;
+pub mod cose;
 pub mod jws;
 pub mod trust_policy;

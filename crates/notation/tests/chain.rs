@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use signet_notation::chain::{check_chain, check_validity, ChainError, Purpose};
+use support::{Pki, CA_EXT, LEAF_EXT, ROOT_EXT};
 use time::macros::datetime;
 
 fn vectors() -> PathBuf {
@@ -114,77 +116,6 @@ fn tampered_and_reordered_chains_fail() {
 }
 
 // ---- chains made by openssl ----
-
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-const ROOT_EXT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
-const CA_EXT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n";
-const LEAF_EXT: &str =
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
-
-impl Pki {
-    fn new() -> Self {
-        Pki {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Issues `name` (signed by `issuer`, or self-signed when None) with extensions `ext`,
-    /// key `key` (`ec` for P-256 or `rsa:<bits>`) and digest `md`; returns its DER.
-    fn issue(&self, name: &str, issuer: Option<&str>, ext: &str, key: &str, md: &str) -> Vec<u8> {
-        std::fs::write(self.dir.path().join(format!("{name}.ext")), ext).unwrap();
-        let keyopt: Vec<&str> = if key == "ec" {
-            vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-        } else {
-            vec!["-newkey", key]
-        };
-        let mut req = vec!["req", "-new", "-nodes", "-subj"];
-        let subj = format!("/C=US/ST=WA/O=Signet Test/CN={name}");
-        req.push(&subj);
-        req.extend(&keyopt);
-        let (k, csr, crt) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-        );
-        req.extend(["-keyout", &k, "-out", &csr]);
-        self.run(&req);
-        let (ca, ca_key) = match issuer {
-            Some(i) => (format!("{i}.crt"), format!("{i}.key")),
-            None => (crt.clone(), k.clone()),
-        };
-        let ext_file = format!("{name}.ext");
-        let digest = format!("-{md}");
-        let mut x509 = vec![
-            "x509", "-req", "-in", &csr, "-out", &crt, "-days", "30", "-extfile", &ext_file,
-            &digest,
-        ];
-        if issuer.is_some() {
-            x509.extend(["-CA", &ca, "-CAkey", &ca_key, "-CAcreateserial"]);
-        } else {
-            x509.extend(["-signkey", &k]);
-        }
-        self.run(&x509);
-        let der = format!("{name}.der");
-        self.run(&["x509", "-in", &crt, "-outform", "DER", "-out", &der]);
-        std::fs::read(self.dir.path().join(der)).unwrap()
-    }
-}
 
 fn requirement_error(chain: &[Vec<u8>], purpose: Purpose, index: usize, needle: &str) {
     match check_chain(chain, purpose) {
