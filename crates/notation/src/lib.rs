@@ -7,4 +7,6 @@
 pub mod chain;
 pub mod cose;
 pub mod jws;
+pub mod revocation;
+pub mod timestamp;
 pub mod trust_policy;
