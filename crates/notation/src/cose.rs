@@ -80,14 +80,7 @@ impl CoseAlgorithm {
     }
 }
 
-/// The signing scheme (`specs/signing-scheme.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningScheme {
-    /// `notary.x509`: signing time is untrusted; an RFC 3161 timestamp may authenticate it.
-    X509,
-    /// `notary.x509.signingAuthority`: the signing time is authentic.
-    X509SigningAuthority,
-}
+pub use crate::envelope::SigningScheme;
 
 /// Why an envelope is rejected. Every variant is an integrity failure except
 /// [`CoseError::PluginRequired`], which says a verification plugin Signet does not run is required.

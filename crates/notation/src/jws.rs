@@ -21,7 +21,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-use signet_types::{Descriptor, Digest};
+use signet_types::Descriptor;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
@@ -118,24 +118,7 @@ impl fmt::Display for JwsAlgorithm {
     }
 }
 
-/// The signing scheme (`specs/signing-scheme.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningScheme {
-    /// `notary.x509`: the signing time is untrusted; an RFC 3161 timestamp may authenticate it.
-    X509,
-    /// `notary.x509.signingAuthority`: the signing time is authentic.
-    X509SigningAuthority,
-}
-
-impl SigningScheme {
-    /// The header value.
-    pub fn name(self) -> &'static str {
-        match self {
-            SigningScheme::X509 => "notary.x509",
-            SigningScheme::X509SigningAuthority => "notary.x509.signingAuthority",
-        }
-    }
-}
+pub use crate::envelope::SigningScheme;
 
 /// Why a JWS envelope is rejected. Every variant is an integrity failure except
 /// [`JwsError::PluginRequired`] (a verification plugin Signet does not run is required) and
@@ -388,26 +371,8 @@ fn time_header(
         .transpose()
 }
 
-/// The signed `targetArtifact` (`signature-specification.md`, "Payload").
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetArtifact {
-    /// Media type of the signed artifact.
-    pub media_type: String,
-    /// Digest of the signed artifact.
-    pub digest: Digest,
-    /// Size in bytes of the signed artifact.
-    pub size: u64,
-    /// User-defined annotations.
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload {
-    target_artifact: TargetArtifact,
-}
+use crate::envelope::Payload;
+pub use crate::envelope::TargetArtifact;
 
 /// A parsed JWS envelope whose header rules all hold. Its signature is NOT verified yet: call
 /// [`JwsEnvelope::verify_signature`] and [`JwsEnvelope::check_target`].

@@ -6,7 +6,9 @@
 
 pub mod chain;
 pub mod cose;
+pub mod envelope;
 pub mod jws;
 pub mod revocation;
 pub mod timestamp;
 pub mod trust_policy;
+pub mod trust_store;

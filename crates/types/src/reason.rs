@@ -18,6 +18,22 @@ pub enum ReasonCode {
     UntrustedSigner,
     /// A signature or envelope failed its cryptographic or format check.
     InvalidSignature,
+    /// A signature is for another artifact (its signed target differs from the verified subject).
+    SubjectMismatch,
+    /// The signature's own expiry time has passed.
+    SignatureExpired,
+    /// A certificate of the signing chain is outside its validity period at the time that counts.
+    CertificateExpired,
+    /// A timestamp countersignature is missing where required, untrusted or does not verify.
+    InvalidTimestamp,
+    /// A certificate of the chain is revoked.
+    CertificateRevoked,
+    /// The revocation status of a certificate could not be determined.
+    RevocationUnknown,
+    /// No trust policy applies to the image's repository.
+    NoTrustPolicy,
+    /// The signature requires a feature this verifier does not have (a verification plugin, an unknown critical header).
+    UnsupportedSignature,
     /// Verifier reports exist but the policy's rules were not met.
     PolicyNotSatisfied,
     /// A verifier failed for a reason of its own (bad trust material, internal error).
@@ -59,6 +75,14 @@ impl ReasonCode {
         ReasonCode::NoVerifier,
         ReasonCode::UntrustedSigner,
         ReasonCode::InvalidSignature,
+        ReasonCode::SubjectMismatch,
+        ReasonCode::SignatureExpired,
+        ReasonCode::CertificateExpired,
+        ReasonCode::InvalidTimestamp,
+        ReasonCode::CertificateRevoked,
+        ReasonCode::RevocationUnknown,
+        ReasonCode::NoTrustPolicy,
+        ReasonCode::UnsupportedSignature,
         ReasonCode::PolicyNotSatisfied,
         ReasonCode::VerifierError,
         ReasonCode::InvalidReference,
@@ -84,6 +108,14 @@ impl ReasonCode {
             ReasonCode::NoVerifier => "NO_VERIFIER",
             ReasonCode::UntrustedSigner => "UNTRUSTED_SIGNER",
             ReasonCode::InvalidSignature => "INVALID_SIGNATURE",
+            ReasonCode::SubjectMismatch => "SUBJECT_MISMATCH",
+            ReasonCode::SignatureExpired => "SIGNATURE_EXPIRED",
+            ReasonCode::CertificateExpired => "CERTIFICATE_EXPIRED",
+            ReasonCode::InvalidTimestamp => "INVALID_TIMESTAMP",
+            ReasonCode::CertificateRevoked => "CERTIFICATE_REVOKED",
+            ReasonCode::RevocationUnknown => "REVOCATION_UNKNOWN",
+            ReasonCode::NoTrustPolicy => "NO_TRUST_POLICY",
+            ReasonCode::UnsupportedSignature => "UNSUPPORTED_SIGNATURE",
             ReasonCode::PolicyNotSatisfied => "POLICY_NOT_SATISFIED",
             ReasonCode::VerifierError => "VERIFIER_ERROR",
             ReasonCode::InvalidReference => "INVALID_REFERENCE",
@@ -120,6 +152,7 @@ impl ReasonCode {
                 | ReasonCode::TlsError
                 | ReasonCode::RegistryUnauthorized
                 | ReasonCode::InternalError
+                | ReasonCode::RevocationUnknown
         )
     }
 
@@ -132,6 +165,14 @@ impl ReasonCode {
                 | ReasonCode::NoVerifier
                 | ReasonCode::UntrustedSigner
                 | ReasonCode::InvalidSignature
+                | ReasonCode::SubjectMismatch
+                | ReasonCode::SignatureExpired
+                | ReasonCode::CertificateExpired
+                | ReasonCode::InvalidTimestamp
+                | ReasonCode::CertificateRevoked
+                | ReasonCode::RevocationUnknown
+                | ReasonCode::NoTrustPolicy
+                | ReasonCode::UnsupportedSignature
                 | ReasonCode::PolicyNotSatisfied
                 | ReasonCode::VerifierError
         )
