@@ -67,8 +67,7 @@ fn doc(policies: Vec<serde_json::Value>) -> serde_json::Value {
 /// The errors of an invalid document as `path: message` lines.
 fn errors(d: serde_json::Value) -> Vec<String> {
     TrustPolicyDocument::from_value(d, &stores())
-        .err()
-        .expect("the document must be rejected")
+        .expect_err("the document must be rejected")
         .into_iter()
         .map(|e| e.to_string())
         .collect()
