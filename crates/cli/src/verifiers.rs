@@ -7,5 +7,5 @@ use signet_verify::VerifierFactory;
 
 /// Every verifier factory compiled in.
 pub fn factories() -> Vec<Arc<dyn VerifierFactory>> {
-    Vec::new()
+    vec![Arc::new(signet_notation::verifier::NotationFactory)]
 }
