@@ -43,6 +43,9 @@ const ID_SIGNING_CERTIFICATE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// RFC 3628 baseline time-stamp policy (itu-t(0) identified-organization(4) etsi(0)
+/// time-stamp-policy(2023) policy-identifiers(1) baseline-ts-policy(1)).
+const BASELINE_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
 const SHA1: &str = "1.3.14.3.2.26";
 const SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const SHA384: &str = "2.16.840.1.101.3.4.2.2";
@@ -267,7 +270,15 @@ pub fn verify_timestamp(
     chain::check_validity(&chain_certs, gen_time)
         .map_err(|e| TimestampError::Chain(e.to_string()))?;
 
-    let accuracy = tst.accuracy.map_or(Duration::ZERO, |a| {
+    // Spec: the explicit accuracy; else 1 s under the RFC 3628 baseline time-stamp policy;
+    // else zero.
+    let baseline = tst.policy == BASELINE_POLICY;
+    let absent = if baseline {
+        Duration::SECOND
+    } else {
+        Duration::ZERO
+    };
+    let accuracy = tst.accuracy.map_or(absent, |a| {
         Duration::seconds(i64::try_from(a.seconds.unwrap_or(0)).unwrap_or(i64::MAX / 2))
             + Duration::milliseconds(i64::from(a.millis.unwrap_or(0)))
             + Duration::microseconds(i64::from(a.micros.unwrap_or(0)))

@@ -252,13 +252,37 @@ async fn steps(
 
     // 4. Authentic timestamp: the chain must be valid at the authentic time.
     let mut revocation_time = None;
+    let mut tsa_chain = None;
     match authentic_time(&env, certs.as_deref(), inputs, details) {
-        Ok(t) => revocation_time = t,
+        Ok((t, chain)) => {
+            revocation_time = t;
+            tsa_chain = chain;
+        }
         Err((reason, message)) => run.failed(Validation::AuthenticTimestamp, reason, message)?,
     }
 
-    // 5. Revocation of the signing chain.
+    // 5. Revocation of the signing chain, and of the TSA chain of a timestamp that was used
+    // (the specification checks the latter inside the timestamp step, so it counts as such).
     if policy.action(Validation::Revocation) != Action::Skip {
+        if let Some(tsa_chain) = &tsa_chain {
+            let status = inputs
+                .revocation
+                .check_chain(tsa_chain, None, inputs.now, inputs.deadline)
+                .await;
+            match status.overall() {
+                Overall::Good => {}
+                Overall::Revoked(m) => run.failed(
+                    Validation::AuthenticTimestamp,
+                    ReasonCode::CertificateRevoked,
+                    format!("TSA chain: {m}"),
+                )?,
+                Overall::Unknown(m) => run.failed(
+                    Validation::AuthenticTimestamp,
+                    ReasonCode::RevocationUnknown,
+                    format!("TSA chain: {m}"),
+                )?,
+            }
+        }
         let status = inputs
             .revocation
             .check_chain(
@@ -306,6 +330,10 @@ fn describe(env: &Envelope, details: &mut Details) {
 
 type StepError = (ReasonCode, String);
 
+/// The authentic time established (for revocation), and the TSA chain of the timestamp that
+/// established it, if one did.
+type AuthenticTime = (Option<OffsetDateTime>, Option<Vec<Vec<u8>>>);
+
 fn authenticity(
     env: &Envelope,
     certs: Option<&[X509Certificate<'_>]>,
@@ -334,11 +362,10 @@ fn authenticity(
         .map(|der| Sha256::digest(der).into())
         .collect();
     let trusted_by = stores.iter().find(|store| {
-        inputs.stores.get(store).is_some_and(|trusted| {
-            trusted
-                .iter()
-                .any(|t| fingerprints.contains(&t.sha256))
-        })
+        inputs
+            .stores
+            .get(store)
+            .is_some_and(|trusted| trusted.iter().any(|t| fingerprints.contains(&t.sha256)))
     });
     let Some(store) = trusted_by else {
         let names: Vec<String> = stores.iter().map(|s| s.to_string()).collect();
@@ -381,7 +408,7 @@ fn authentic_time(
     certs: Option<&[X509Certificate<'_>]>,
     inputs: &Inputs<'_>,
     details: &mut Details,
-) -> Result<Option<OffsetDateTime>, StepError> {
+) -> Result<AuthenticTime, StepError> {
     let Some(certs) = certs else {
         return Err((
             ReasonCode::InvalidSignature,
@@ -398,20 +425,20 @@ fn authentic_time(
                 ));
             };
             chain::check_validity(certs, t).map_err(expired)?;
-            Ok(Some(t))
+            Ok((Some(t), None))
         }
         SigningScheme::X509 => {
             let valid_now = chain::check_validity(certs, inputs.now);
             let Some(token) = &env.timestamp_signature else {
                 // No timestamp: the chain must be valid now.
                 valid_now.map_err(expired)?;
-                return Ok(None);
+                return Ok((None, None));
             };
             if inputs.policy.verify_timestamp == VerifyTimestamp::AfterCertExpiry
                 && valid_now.is_ok()
             {
                 // The chain is still valid: the timestamp is not needed.
-                return Ok(None);
+                return Ok((None, None));
             }
             let tsa_roots: Vec<Vec<u8>> = inputs
                 .policy
@@ -449,7 +476,7 @@ fn authentic_time(
                         ),
                     )
                 })?;
-            Ok(Some(ts.gen_time))
+            Ok((Some(ts.gen_time), Some(ts.tsa_chain)))
         }
     }
 }
