@@ -340,12 +340,15 @@ impl Inner {
         }
         let subject = signet_verify::Subject::new(reference.repository_path(), resolved.descriptor);
         let outcome = self.verify_subject_tree(subject, pinned, deadline).await;
+        // A failed verdict is not cached when any failure in it may go away on retry, even one
+        // the top-level reason does not name (e.g. one signature's revocation status unknown).
         let transient = outcome
             .result
             .error_reason
             .map(|r| r.is_transient())
             .unwrap_or(false)
-            || outcome.item_error.is_some();
+            || outcome.item_error.is_some()
+            || (!outcome.result.is_success && any_transient(&outcome.result.verifier_reports));
         if let (Some(cache), false) = (&self.cache, transient) {
             cache.insert(cache_key, Arc::new(outcome.clone())).await;
         }
@@ -387,4 +390,11 @@ impl Inner {
             item_error: None,
         }
     }
+}
+
+/// True when a report, or a nested one, failed for a transient reason.
+fn any_transient(reports: &[signet_types::VerifierReport]) -> bool {
+    reports.iter().any(|r| {
+        r.error_reason.is_some_and(|e| e.is_transient()) || any_transient(&r.nested_results)
+    })
 }

@@ -75,6 +75,10 @@ impl Verifier for AnnotationVerifier {
         }
         match manifest.annotations.get("test/verdict").map(String::as_str) {
             Some("pass") => VerifierOutcome::pass("annotation says pass"),
+            Some("transient") => VerifierOutcome::fail(
+                ReasonCode::RevocationUnknown,
+                "annotation says the status is unknown for now",
+            ),
             _ => VerifierOutcome::fail(ReasonCode::UntrustedSigner, "annotation says fail"),
         }
     }
@@ -399,6 +403,55 @@ async fn payload_for_another_subject_fails() {
         .await;
     assert!(!out.result.is_success);
     assert_eq!(out.result.error_reason, Some(ReasonCode::InvalidSignature));
+}
+
+#[tokio::test]
+async fn a_failure_with_any_transient_part_is_not_cached() {
+    let f = Fixture::new().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = f.engine(&verifiers_yaml(0), calls.clone());
+    // Two failing signatures, one of them only for a transient reason (revocation unknown):
+    // whatever reason the verdict names, it must be computed anew next time.
+    let mixed = f
+        .registry
+        .push_sample_image("mixed", "v1", "mixed")
+        .await
+        .unwrap();
+    f.attach("mixed", &mixed, TYPE_SIG, "fail", &mixed.digest)
+        .await;
+    f.attach("mixed", &mixed, TYPE_SIG, "transient", &mixed.digest)
+        .await;
+    // Control: a permanent failure is cached.
+    let firm = f
+        .registry
+        .push_sample_image("firm", "v1", "firm")
+        .await
+        .unwrap();
+    f.attach("firm", &firm, TYPE_SIG, "fail", &firm.digest)
+        .await;
+    for _ in 0..2 {
+        let out = engine
+            .verify_image(&f.registry.reference("mixed:v1"), deadline(5000))
+            .await;
+        assert!(!out.result.is_success);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "both signatures verified twice"
+    );
+    calls.store(0, Ordering::SeqCst);
+    for _ in 0..2 {
+        let out = engine
+            .verify_image(&f.registry.reference("firm:v1"), deadline(5000))
+            .await;
+        assert!(!out.result.is_success);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "verified once, then served from the cache"
+    );
 }
 
 #[tokio::test]
