@@ -6,14 +6,24 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde_json::json;
+use signet_notation::envelope::EnvelopeFormat;
 use signet_notation::revocation::{
     CertStatus, ChainStatus, Overall, RevocationChecker, RevocationOptions,
 };
+use signet_notation::trust_policy::{TrustPolicyDocument, Validation};
+use signet_notation::trust_store::{load_cert_file, StoreRef, StoreType, TrustStores};
+use signet_notation::verify::{verify_envelope, Failure, Inputs, Verdict};
+use signet_types::{Descriptor, ReasonCode};
+use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -816,4 +826,276 @@ fn empty_chain_is_unknown() {
         certificates: Vec::new(),
     };
     assert!(matches!(status.overall(), Overall::Unknown(_)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The revocation step of the verification flow: Notary Project JWS envelopes signed by the
+// lab's leaves (P-256, so ES256) with Python `cryptography`, verified by `verify_envelope` under
+// a trust policy whose `ca:lab` store holds the lab root.
+
+/// The artifact every envelope is about.
+fn flow_subject() -> Descriptor {
+    serde_json::from_value(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
+        "size": 517
+    }))
+    .unwrap()
+}
+
+fn python() -> PathBuf {
+    let venv = signet_testkit::tools_bin().join("../venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// Signs stdin with the P-256 key in argv[1]: ECDSA over SHA-256, JWS (r || s) form.
+const SIGN_ES256_PY: &str = r#"
+import sys
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)
+assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == 'secp256r1'
+r, s = utils.decode_dss_signature(key.sign(sys.stdin.buffer.read(), ec.ECDSA(hashes.SHA256())))
+sys.stdout.buffer.write(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))
+"#;
+
+impl Lab {
+    /// A Notary Project JWS envelope over `flow_subject()`, signed with `leaf`'s key (the lab's
+    /// leaves are P-256: ES256), with `chain` (leaf, CA, root) in x5c.
+    fn envelope(&self, leaf: &str, chain: &[Vec<u8>]) -> Vec<u8> {
+        let protected = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&json!({
+                "alg": "ES256",
+                "cty": "application/vnd.cncf.notary.payload.v1+json",
+                "crit": ["io.cncf.notary.signingScheme"],
+                "io.cncf.notary.signingScheme": "notary.x509",
+                "io.cncf.notary.signingTime": OffsetDateTime::now_utc().format(&Rfc3339).unwrap(),
+            }))
+            .unwrap(),
+        );
+        let payload = URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&json!({"targetArtifact": flow_subject()})).unwrap());
+        let input = format!("{protected}.{payload}");
+        let mut child = Command::new(python())
+            .args(["-c", SIGN_ES256_PY])
+            .arg(self.pki.path(&format!("{leaf}.key")))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stdout.len() == 64,
+            "signing with {leaf}.key: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let x5c: Vec<String> = chain.iter().map(|der| STANDARD.encode(der)).collect();
+        serde_json::to_vec(&json!({
+            "payload": payload,
+            "protected": protected,
+            "header": {"x5c": x5c},
+            "signature": URL_SAFE_NO_PAD.encode(&out.stdout),
+        }))
+        .unwrap()
+    }
+
+    /// The verifier's stores: `ca:lab` holds the lab root.
+    fn stores(&self) -> TrustStores {
+        let mut stores = TrustStores::new();
+        stores
+            .add(
+                StoreRef {
+                    store_type: StoreType::Ca,
+                    name: "lab".into(),
+                },
+                load_cert_file(&self.pki.path("root.crt")).unwrap(),
+            )
+            .unwrap();
+        stores
+    }
+
+    /// Verifies `envelope` under the one-policy document with `signature_verification`, with
+    /// `checker` (so a test can share or renew its cache).
+    async fn verify_with(
+        &self,
+        checker: &RevocationChecker,
+        envelope: &[u8],
+        signature_verification: serde_json::Value,
+    ) -> Verdict {
+        let stores = self.stores();
+        let doc = TrustPolicyDocument::from_value(
+            json!({"version": "1.0", "trustPolicies": [{
+                "name": "p",
+                "registryScopes": ["*"],
+                "signatureVerification": signature_verification,
+                "trustStores": ["ca:lab"],
+                "trustedIdentities": ["*"]
+            }]}),
+            &stores,
+        )
+        .unwrap();
+        let subject = flow_subject();
+        let inputs = Inputs {
+            policy: &doc.policies[0],
+            stores: &stores,
+            subject: &subject,
+            now: OffsetDateTime::now_utc(),
+            revocation: checker,
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+        verify_envelope(EnvelopeFormat::Jws, envelope, &inputs).await
+    }
+
+    /// `verify_with` and a fresh checker (no cached answers).
+    async fn verify(&self, envelope: &[u8], signature_verification: serde_json::Value) -> Verdict {
+        self.verify_with(&checker(), envelope, signature_verification)
+            .await
+    }
+}
+
+/// The enforced failure of `v`, which must be a revocation failure with `reason`.
+fn revocation_failure(v: &Verdict, reason: ReasonCode) -> &Failure {
+    let failure = v
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("expected a {reason:?} failure: {v:#?}"));
+    assert_eq!(failure.reason, reason, "{v:#?}");
+    assert_eq!(failure.validation, Validation::Revocation, "{v:#?}");
+    assert!(v.warnings.is_empty(), "{v:#?}");
+    failure
+}
+
+/// `v` passed with exactly one warning, which is returned.
+fn one_warning(v: &Verdict) -> &str {
+    assert!(v.failure.is_none(), "{v:#?}");
+    let [warning] = &v.warnings[..] else {
+        panic!("expected exactly one warning: {v:#?}")
+    };
+    warning
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_good_leaf_passes_strict() {
+    let (mut lab, _responders) = Lab::with_ocsp();
+    let crl = lab.start_crl_server();
+    let env = lab.envelope("leaf-good", &lab.good);
+    let v = lab.verify(&env, json!({"level": "strict"})).await;
+    assert!(v.failure.is_none(), "{v:#?}");
+    assert!(v.warnings.is_empty(), "{v:#?}");
+    assert_eq!(v.details.subject.as_deref(), Some("CN=leaf-good"));
+    assert_eq!(v.details.trust_store.as_deref(), Some("ca:lab"));
+    assert_eq!(v.details.certificates.len(), 3);
+    // OCSP answered for the leaf and the CA.
+    assert_eq!(crl.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_revoked_leaf_fails_strict() {
+    let (mut lab, responders) = Lab::with_ocsp();
+    let crl = lab.start_crl_server();
+    let env = lab.envelope("leaf-revoked", &lab.revoked);
+    let v = lab.verify(&env, json!({"level": "strict"})).await;
+    let failure = revocation_failure(&v, ReasonCode::CertificateRevoked);
+    assert!(
+        failure
+            .message
+            .contains("certificate 0 (CN=leaf-revoked) is revoked (reason keyCompromise)"),
+        "{failure:?}"
+    );
+    assert!(
+        failure.message.contains("according to OCSP responder"),
+        "{failure:?}"
+    );
+    assert_eq!(crl.hits(), 0);
+
+    // The responders gone, a fresh checker: the CRL says the same.
+    drop(responders);
+    let v = lab.verify(&env, json!({"level": "strict"})).await;
+    let failure = revocation_failure(&v, ReasonCode::CertificateRevoked);
+    assert!(
+        failure.message.contains("CN=leaf-revoked") && failure.message.contains("revoked"),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .message
+            .contains("according to CRL http://127.0.0.1:"),
+        "{failure:?}"
+    );
+    assert!(crl.hits() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_revoked_leaf_is_logged_under_permissive() {
+    let (mut lab, _responders) = Lab::with_ocsp();
+    let _crl = lab.start_crl_server();
+    let env = lab.envelope("leaf-revoked", &lab.revoked);
+    let v = lab.verify(&env, json!({"level": "permissive"})).await;
+    let warning = one_warning(&v);
+    assert!(warning.contains("revocation"), "{warning}");
+    assert!(warning.contains("revoked"), "{warning}");
+    assert!(warning.contains("CN=leaf-revoked"), "{warning}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_revocation_override_skip_checks_nothing() {
+    // No OCSP responder (refused), only the CRL server, which says the leaf is revoked.
+    let mut lab = Lab::new();
+    let crl = lab.start_crl_server();
+    lab.close_unused();
+    let env = lab.envelope("leaf-revoked", &lab.revoked);
+    let v = lab
+        .verify(
+            &env,
+            json!({"level": "strict", "override": {"revocation": "skip"}}),
+        )
+        .await;
+    assert!(v.failure.is_none(), "{v:#?}");
+    assert!(v.warnings.is_empty(), "{v:#?}");
+    // Skipped means not fetched at all.
+    assert_eq!(crl.hits(), 0);
+    // Control: without the override the same envelope fails, from the CRL.
+    let v = lab.verify(&env, json!({"level": "strict"})).await;
+    revocation_failure(&v, ReasonCode::CertificateRevoked);
+    assert!(crl.hits() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_unreachable_endpoints_are_unknown_unless_logged() {
+    let mut lab = Lab::new();
+    lab.close_unused(); // responders and CRL server: connection refused
+    let env = lab.envelope("leaf-good", &lab.good);
+    let v = lab.verify(&env, json!({"level": "strict"})).await;
+    let failure = revocation_failure(&v, ReasonCode::RevocationUnknown);
+    assert!(
+        failure
+            .message
+            .contains("certificate 0 (CN=leaf-good) is unknown"),
+        "{failure:?}"
+    );
+
+    let v = lab
+        .verify(
+            &env,
+            json!({"level": "strict", "override": {"revocation": "log"}}),
+        )
+        .await;
+    let warning = one_warning(&v);
+    assert!(warning.contains("revocation"), "{warning}");
+    assert!(warning.contains("CN=leaf-good) is unknown"), "{warning}");
 }
