@@ -80,6 +80,12 @@ fn bench(c: &mut Criterion) {
                 ))
             })
         });
+        // The envelope alone (parse + signature by the leaf key), to show its share.
+        c.bench_function(&format!("{name}_envelope_only"), |b| {
+            b.iter(|| {
+                signet_notation::envelope::open(format, std::hint::black_box(&bytes)).unwrap()
+            })
+        });
     }
 }
 
