@@ -6,12 +6,14 @@
 //! Only basicConstraints, keyUsage and extendedKeyUsage are evaluated (spec: "Other
 //! requirements" 4: the rest must not be honoured). Signatures are checked with aws-lc-rs.
 
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::UnparsedPublicKey;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
+
+use crate::sigalg;
 
 /// What the chain is for: the spec's requirements differ for code signing and timestamping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,67 +365,8 @@ fn check_ca(
     Ok(())
 }
 
-const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
-const OID_RSA_SHA384: &str = "1.2.840.113549.1.1.12";
-const OID_RSA_SHA512: &str = "1.2.840.113549.1.1.13";
-const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
-const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
-const OID_ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
-const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
-const OID_SHA384: &str = "2.16.840.1.101.3.4.2.2";
-const OID_SHA512: &str = "2.16.840.1.101.3.4.2.3";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_P521: &str = "1.3.132.0.35";
-
 fn oid_str(oid: &Oid<'_>) -> String {
     oid.to_id_string()
-}
-
-/// The curve OID of an EC subject public key.
-fn ec_curve(cert: &X509Certificate<'_>) -> Option<String> {
-    cert.public_key()
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|o| oid_str(&o))
-}
-
-/// The hash OID of RSASSA-PSS parameters.
-fn pss_hash(cert: &X509Certificate<'_>) -> Option<String> {
-    let params = cert.signature_algorithm.parameters.as_ref()?;
-    let parsed = x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()?;
-    Some(oid_str(parsed.hash_algorithm_oid()))
-}
-
-fn algorithm_for(
-    cert: &X509Certificate<'_>,
-    issuer: &X509Certificate<'_>,
-) -> Option<&'static dyn VerificationAlgorithm> {
-    let sig = oid_str(&cert.signature_algorithm.algorithm);
-    let curve = ec_curve(issuer);
-    let alg: &'static dyn VerificationAlgorithm = match (sig.as_str(), curve.as_deref()) {
-        (OID_RSA_SHA256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        (OID_RSA_SHA384, _) => &signature::RSA_PKCS1_2048_8192_SHA384,
-        (OID_RSA_SHA512, _) => &signature::RSA_PKCS1_2048_8192_SHA512,
-        (OID_RSA_PSS, _) => match pss_hash(cert).as_deref() {
-            Some(OID_SHA256) => &signature::RSA_PSS_2048_8192_SHA256,
-            Some(OID_SHA384) => &signature::RSA_PSS_2048_8192_SHA384,
-            Some(OID_SHA512) => &signature::RSA_PSS_2048_8192_SHA512,
-            _ => return None,
-        },
-        (OID_ECDSA_SHA256, Some(OID_P256)) => &signature::ECDSA_P256_SHA256_ASN1,
-        (OID_ECDSA_SHA256, Some(OID_P384)) => &signature::ECDSA_P384_SHA256_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P256)) => &signature::ECDSA_P256_SHA384_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P384)) => &signature::ECDSA_P384_SHA384_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P521)) => &signature::ECDSA_P521_SHA384_ASN1,
-        (OID_ECDSA_SHA512, Some(OID_P384)) => &signature::ECDSA_P384_SHA512_ASN1,
-        (OID_ECDSA_SHA512, Some(OID_P521)) => &signature::ECDSA_P521_SHA512_ASN1,
-        _ => return None,
-    };
-    Some(alg)
 }
 
 /// Other requirements 2-3: `cert` is signed by `issuer`'s key with an allowed algorithm.
@@ -432,10 +375,14 @@ fn verify_signed_by(
     cert: &X509Certificate<'_>,
     issuer: &X509Certificate<'_>,
 ) -> Result<(), ChainError> {
-    let alg = algorithm_for(cert, issuer).ok_or_else(|| ChainError::Algorithm {
-        index,
-        subject: cert.subject().to_string(),
-        algorithm: oid_str(&cert.signature_algorithm.algorithm),
+    let sig_oid = oid_str(&cert.signature_algorithm.algorithm);
+    let pss = sigalg::pss_hash(&cert.signature_algorithm);
+    let alg = sigalg::algorithm(&sig_oid, pss.as_deref(), issuer, false).ok_or_else(|| {
+        ChainError::Algorithm {
+            index,
+            subject: cert.subject().to_string(),
+            algorithm: oid_str(&cert.signature_algorithm.algorithm),
+        }
     })?;
     let key = UnparsedPublicKey::new(alg, issuer.public_key().subject_public_key.data.as_ref());
     key.verify(

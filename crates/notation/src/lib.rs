@@ -9,6 +9,7 @@ pub mod cose;
 pub mod envelope;
 pub mod jws;
 pub mod revocation;
+mod sigalg;
 pub mod timestamp;
 pub mod trust_policy;
 pub mod trust_store;

@@ -69,8 +69,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sigalg::{self, OID_SHA1, OID_SHA256};
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use der::asn1::{GeneralizedTime, OctetString};
 use der::{Decode, Encode};
 use moka::future::Cache;
@@ -86,21 +86,6 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
-const OID_SHA1: &str = "1.3.14.3.2.26";
-const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
-const OID_SHA384: &str = "2.16.840.1.101.3.4.2.2";
-const OID_SHA512: &str = "2.16.840.1.101.3.4.2.3";
-const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
-const OID_RSA_SHA384: &str = "1.2.840.113549.1.1.12";
-const OID_RSA_SHA512: &str = "1.2.840.113549.1.1.13";
-const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
-const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
-const OID_ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
-const OID_ED25519: &str = "1.3.101.112";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_P521: &str = "1.3.132.0.35";
 const OID_OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 const OID_AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
 const OID_INVALIDITY_DATE: &str = "2.5.29.24";
@@ -1031,43 +1016,7 @@ fn endpoints(cert: &X509Certificate<'_>) -> Result<(Vec<String>, Vec<String>), S
     Ok((ocsp, crl))
 }
 
-/// The verification algorithm for a signature algorithm OID and the signer's key.
-fn algorithm_for(
-    sig_oid: &str,
-    pss_hash: Option<&str>,
-    key: &X509Certificate<'_>,
-) -> Option<&'static dyn VerificationAlgorithm> {
-    let curve = key
-        .public_key()
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|o| o.to_id_string());
-    let alg: &'static dyn VerificationAlgorithm = match (sig_oid, curve.as_deref()) {
-        (OID_RSA_SHA256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        (OID_RSA_SHA384, _) => &signature::RSA_PKCS1_2048_8192_SHA384,
-        (OID_RSA_SHA512, _) => &signature::RSA_PKCS1_2048_8192_SHA512,
-        (OID_RSA_PSS, _) => match pss_hash {
-            Some(OID_SHA256) => &signature::RSA_PSS_2048_8192_SHA256,
-            Some(OID_SHA384) => &signature::RSA_PSS_2048_8192_SHA384,
-            Some(OID_SHA512) => &signature::RSA_PSS_2048_8192_SHA512,
-            _ => return None,
-        },
-        (OID_ECDSA_SHA256, Some(OID_P256)) => &signature::ECDSA_P256_SHA256_ASN1,
-        (OID_ECDSA_SHA256, Some(OID_P384)) => &signature::ECDSA_P384_SHA256_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P256)) => &signature::ECDSA_P256_SHA384_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P384)) => &signature::ECDSA_P384_SHA384_ASN1,
-        (OID_ECDSA_SHA384, Some(OID_P521)) => &signature::ECDSA_P521_SHA384_ASN1,
-        (OID_ECDSA_SHA512, Some(OID_P384)) => &signature::ECDSA_P384_SHA512_ASN1,
-        (OID_ECDSA_SHA512, Some(OID_P521)) => &signature::ECDSA_P521_SHA512_ASN1,
-        (OID_ED25519, _) => &signature::ED25519,
-        _ => return None,
-    };
-    Some(alg)
-}
-
-/// Verifies `signature` over `signed` with `signer`'s key.
+/// Verifies `signature` over `signed` with `signer`'s key (Ed25519 allowed for OCSP and CRLs).
 fn verify_signature(
     sig_oid: &str,
     pss_hash: Option<&str>,
@@ -1075,17 +1024,7 @@ fn verify_signature(
     signature: &[u8],
     signer: &X509Certificate<'_>,
 ) -> Result<(), String> {
-    let alg = algorithm_for(sig_oid, pss_hash, signer).ok_or_else(|| {
-        format!("signature algorithm {sig_oid} is not supported with the signer's key")
-    })?;
-    UnparsedPublicKey::new(alg, signer.public_key().subject_public_key.data.as_ref())
-        .verify(signed, signature)
-        .map_err(|_| {
-            format!(
-                "the signature does not verify with the key of {}",
-                signer.subject()
-            )
-        })
+    sigalg::verify(sig_oid, pss_hash, signer, true, signed, signature)
 }
 
 /// The CertID of a certificate in the hash algorithms answers may use.
@@ -1331,7 +1270,7 @@ fn delegated_responder_ok(
         return Err("not valid now".into());
     }
     let sig_oid = responder.signature_algorithm.algorithm.to_id_string();
-    let pss = pss_hash(&responder.signature_algorithm);
+    let pss = sigalg::pss_hash(&responder.signature_algorithm);
     verify_signature(
         &sig_oid,
         pss.as_deref(),
@@ -1339,12 +1278,6 @@ fn delegated_responder_ok(
         responder.signature_value.data.as_ref(),
         issuer,
     )
-}
-
-fn pss_hash(alg: &x509_parser::x509::AlgorithmIdentifier<'_>) -> Option<String> {
-    let params = alg.parameters.as_ref()?;
-    let parsed = x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()?;
-    Some(parsed.hash_algorithm_oid().to_id_string())
 }
 
 /// Parses and validates a CRL (DER or PEM) issued by `issuer`.
@@ -1382,7 +1315,7 @@ fn parse_crl(
     let sig_oid = crl.signature_algorithm.algorithm.to_id_string();
     verify_signature(
         &sig_oid,
-        pss_hash(&crl.signature_algorithm).as_deref(),
+        sigalg::pss_hash(&crl.signature_algorithm).as_deref(),
         crl.tbs_cert_list.as_ref(),
         crl.signature_value.data.as_ref(),
         issuer,

@@ -17,7 +17,6 @@
 //! fractional seconds is refused by the DER parser (fails closed).
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
@@ -30,6 +29,7 @@ use x509_parser::prelude::FromDer;
 use x509_tsp::TstInfo;
 
 use crate::chain::{self, Purpose};
+use crate::sigalg;
 
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
 const MAX_CERTIFICATES: usize = 16;
@@ -46,10 +46,6 @@ const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
 /// RFC 3628 baseline time-stamp policy (itu-t(0) identified-organization(4) etsi(0)
 /// time-stamp-policy(2023) policy-identifiers(1) baseline-ts-policy(1)).
 const BASELINE_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
-const SHA1: &str = "1.3.14.3.2.26";
-const SHA256: &str = "2.16.840.1.101.3.4.2.1";
-const SHA384: &str = "2.16.840.1.101.3.4.2.2";
-const SHA512: &str = "2.16.840.1.101.3.4.2.3";
 
 /// An authentic timestamp: when the TSA says it saw the signature, and who the TSA is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,10 +292,10 @@ pub fn verify_timestamp(
 
 fn hash_algorithm(oid: &str) -> Result<&'static digest::Algorithm, TimestampError> {
     match oid {
-        SHA256 => Ok(&digest::SHA256),
-        SHA384 => Ok(&digest::SHA384),
-        SHA512 => Ok(&digest::SHA512),
-        SHA1 => Err(TimestampError::HashAlgorithm("SHA-1".into())),
+        sigalg::OID_SHA256 => Ok(&digest::SHA256),
+        sigalg::OID_SHA384 => Ok(&digest::SHA384),
+        sigalg::OID_SHA512 => Ok(&digest::SHA512),
+        sigalg::OID_SHA1 => Err(TimestampError::HashAlgorithm("SHA-1".into())),
         other => Err(TimestampError::HashAlgorithm(other.into())),
     }
 }
@@ -401,67 +397,11 @@ fn verify_signer_signature(
     message: &[u8],
     sig: &[u8],
 ) -> Result<(), TimestampError> {
-    let spki = signer.public_key();
-    let key_oid = spki.algorithm.algorithm.to_id_string();
-    let hash = match sig_alg {
-        "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" => "256",
-        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => "384",
-        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => "512",
-        // rsaEncryption / id-ecPublicKey / RSASSA-PSS: the hash is the digest algorithm's.
-        "1.2.840.113549.1.1.1" | "1.2.840.10045.2.1" | "1.2.840.113549.1.1.10" => {
-            match digest_alg {
-                SHA256 => "256",
-                SHA384 => "384",
-                SHA512 => "512",
-                other => return Err(TimestampError::HashAlgorithm(other.into())),
-            }
-        }
-        other => {
-            return Err(TimestampError::BadSignature(format!(
-                "unsupported signature algorithm {other}"
-            )))
-        }
-    };
-    let pss = sig_alg == "1.2.840.113549.1.1.10";
-    let alg: &'static dyn VerificationAlgorithm = match (key_oid.as_str(), pss, hash) {
-        ("1.2.840.113549.1.1.1", false, "256") => &signature::RSA_PKCS1_2048_8192_SHA256,
-        ("1.2.840.113549.1.1.1", false, "384") => &signature::RSA_PKCS1_2048_8192_SHA384,
-        ("1.2.840.113549.1.1.1", false, "512") => &signature::RSA_PKCS1_2048_8192_SHA512,
-        ("1.2.840.113549.1.1.1", true, "256") => &signature::RSA_PSS_2048_8192_SHA256,
-        ("1.2.840.113549.1.1.1", true, "384") => &signature::RSA_PSS_2048_8192_SHA384,
-        ("1.2.840.113549.1.1.1", true, "512") => &signature::RSA_PSS_2048_8192_SHA512,
-        ("1.2.840.10045.2.1", false, h) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string())
-                .unwrap_or_default();
-            match (curve.as_str(), h) {
-                ("1.2.840.10045.3.1.7", "256") => &signature::ECDSA_P256_SHA256_ASN1,
-                ("1.2.840.10045.3.1.7", "384") => &signature::ECDSA_P256_SHA384_ASN1,
-                ("1.3.132.0.34", "256") => &signature::ECDSA_P384_SHA256_ASN1,
-                ("1.3.132.0.34", "384") => &signature::ECDSA_P384_SHA384_ASN1,
-                ("1.3.132.0.35", "512") => &signature::ECDSA_P521_SHA512_ASN1,
-                _ => {
-                    return Err(TimestampError::BadSignature(format!(
-                        "unsupported curve {curve} with SHA-{h}"
-                    )))
-                }
-            }
-        }
-        (k, _, _) => {
-            return Err(TimestampError::BadSignature(format!(
-                "unsupported key algorithm {k} for signature algorithm {sig_alg}"
-            )))
-        }
-    };
-    UnparsedPublicKey::new(alg, spki.subject_public_key.data.as_ref())
-        .verify(message, sig)
-        .map_err(|_| {
-            TimestampError::BadSignature("the signed attributes or the token were altered".into())
-        })
+    // CMS may name the bare key algorithm, the hash being the digest algorithm's; for
+    // RSASSA-PSS the digest algorithm is taken as the PSS hash (a differing one fails).
+    let combined = sigalg::combined_with_digest(sig_alg, digest_alg).unwrap_or(sig_alg);
+    let pss = (sig_alg == sigalg::OID_RSA_PSS).then_some(digest_alg);
+    sigalg::verify(combined, pss, signer, false, message, sig).map_err(TimestampError::BadSignature)
 }
 
 /// From the signer up through the token's certificates and the store roots to a self-signed
