@@ -6,14 +6,11 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
 use serde_json::json;
 use signet_notation::envelope::EnvelopeFormat;
 use signet_notation::revocation::{
@@ -22,8 +19,7 @@ use signet_notation::revocation::{
 use signet_notation::trust_policy::{TrustPolicyDocument, Validation};
 use signet_notation::trust_store::{load_cert_file, StoreRef, StoreType, TrustStores};
 use signet_notation::verify::{verify_envelope, Failure, Inputs, Verdict};
-use signet_types::{Descriptor, ReasonCode};
-use time::format_description::well_known::Rfc3339;
+use signet_types::ReasonCode;
 use time::macros::datetime;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -833,85 +829,11 @@ fn empty_chain_is_unknown() {
 // lab's leaves (P-256, so ES256) with Python `cryptography`, verified by `verify_envelope` under
 // a trust policy whose `ca:lab` store holds the lab root.
 
-/// The artifact every envelope is about.
-fn flow_subject() -> Descriptor {
-    serde_json::from_value(json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
-        "size": 517
-    }))
-    .unwrap()
-}
-
-fn python() -> PathBuf {
-    let venv = signet_testkit::tools_bin().join("../venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
-
-/// Signs stdin with the P-256 key in argv[1]: ECDSA over SHA-256, JWS (r || s) form.
-const SIGN_ES256_PY: &str = r#"
-import sys
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)
-assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == 'secp256r1'
-r, s = utils.decode_dss_signature(key.sign(sys.stdin.buffer.read(), ec.ECDSA(hashes.SHA256())))
-sys.stdout.buffer.write(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))
-"#;
-
 impl Lab {
     /// A Notary Project JWS envelope over `flow_subject()`, signed with `leaf`'s key (the lab's
     /// leaves are P-256: ES256), with `chain` (leaf, CA, root) in x5c.
     fn envelope(&self, leaf: &str, chain: &[Vec<u8>]) -> Vec<u8> {
-        let protected = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&json!({
-                "alg": "ES256",
-                "cty": "application/vnd.cncf.notary.payload.v1+json",
-                "crit": ["io.cncf.notary.signingScheme"],
-                "io.cncf.notary.signingScheme": "notary.x509",
-                "io.cncf.notary.signingTime": OffsetDateTime::now_utc().format(&Rfc3339).unwrap(),
-            }))
-            .unwrap(),
-        );
-        let payload = URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&json!({"targetArtifact": flow_subject()})).unwrap());
-        let input = format!("{protected}.{payload}");
-        let mut child = Command::new(python())
-            .args(["-c", SIGN_ES256_PY])
-            .arg(self.pki.path(&format!("{leaf}.key")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success() && out.stdout.len() == 64,
-            "signing with {leaf}.key: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let x5c: Vec<String> = chain.iter().map(|der| STANDARD.encode(der)).collect();
-        serde_json::to_vec(&json!({
-            "payload": payload,
-            "protected": protected,
-            "header": {"x5c": x5c},
-            "signature": URL_SAFE_NO_PAD.encode(&out.stdout),
-        }))
-        .unwrap()
+        support::es256_jws(&self.pki.path(&format!("{leaf}.key")), chain, |_| None)
     }
 
     /// The verifier's stores: `ca:lab` holds the lab root.
@@ -949,7 +871,7 @@ impl Lab {
             &stores,
         )
         .unwrap();
-        let subject = flow_subject();
+        let subject = support::flow_subject();
         let inputs = Inputs {
             policy: &doc.policies[0],
             stores: &stores,

@@ -7,11 +7,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::json;
 use signet_notation::envelope::EnvelopeFormat;
@@ -19,7 +17,7 @@ use signet_notation::revocation::{RevocationChecker, RevocationOptions};
 use signet_notation::trust_policy::TrustPolicyDocument;
 use signet_notation::trust_store::{load_cert_file, StoreRef, StoreType, TrustStores};
 use signet_notation::verify::{verify_envelope, Inputs, Verdict};
-use signet_types::{Descriptor, ReasonCode};
+use signet_types::ReasonCode;
 use support::Pki;
 use time::OffsetDateTime;
 
@@ -30,34 +28,6 @@ const ROOT_EXT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,key
 const CA_CNF: &str = "[ ca ]\ndefault_ca = d\n[ d ]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n[ any ]\ncommonName = supplied\norganizationName = optional\nstateOrProvinceName = optional\ncountryName = optional\n";
 
 const TSA_CNF: &str = "[ tsa ]\ndefault_tsa = t\n[ t ]\ndir = .\nserial = tsaserial\ncrypto_device = builtin\nsigner_cert = tsa.crt\ncerts = tsaroot.crt\nsigner_key = tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n";
-
-fn subject() -> Descriptor {
-    serde_json::from_value(json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9",
-        "size": 517
-    }))
-    .unwrap()
-}
-
-fn python() -> PathBuf {
-    let venv = signet_testkit::tools_bin().join("../venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
-
-const SIGN_PY: &str = r#"
-import sys
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)
-r, s = utils.decode_dss_signature(key.sign(sys.stdin.buffer.read(), ec.ECDSA(hashes.SHA256())))
-sys.stdout.buffer.write(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))
-"#;
 
 /// A root, a TSA (own root), and an untrusted TSA, all made with openssl.
 struct Setup {
@@ -149,47 +119,13 @@ impl Setup {
 
     /// A JWS over the subject, signed by `leaf`, countersigned by `tsa` when given.
     fn envelope(&self, leaf: &str, tsa: Option<&str>) -> Vec<u8> {
-        let protected = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json!({
-            "alg": "ES256",
-            "cty": "application/vnd.cncf.notary.payload.v1+json",
-            "crit": ["io.cncf.notary.signingScheme"],
-            "io.cncf.notary.signingScheme": "notary.x509",
-            "io.cncf.notary.signingTime": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
-        })).unwrap());
-        let payload = URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&json!({"targetArtifact": subject()})).unwrap());
-        let input = format!("{protected}.{payload}");
-        let mut child = Command::new(python())
-            .args(["-c", SIGN_PY])
-            .arg(self.pki.path(&format!("{leaf}.key")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let sig = child.wait_with_output().unwrap().stdout;
-        assert_eq!(sig.len(), 64);
-        let mut header = json!({"x5c": [
-            STANDARD.encode(std::fs::read(self.pki.path(&format!("{leaf}.der"))).unwrap()),
-            STANDARD.encode(std::fs::read(self.pki.path("root.der")).unwrap()),
-        ]});
-        if let Some(tsa) = tsa {
-            header["io.cncf.notary.timestampSignature"] =
-                json!(STANDARD.encode(self.stamp(&sig, tsa)));
-        }
-        serde_json::to_vec(&json!({
-            "payload": payload, "protected": protected, "header": header,
-            "signature": URL_SAFE_NO_PAD.encode(&sig)
-        }))
-        .unwrap()
+        let x5c = [
+            std::fs::read(self.pki.path(&format!("{leaf}.der"))).unwrap(),
+            std::fs::read(self.pki.path("root.der")).unwrap(),
+        ];
+        support::es256_jws(&self.pki.path(&format!("{leaf}.key")), &x5c, |sig| {
+            tsa.map(|tsa| self.stamp(sig, tsa))
+        })
     }
 
     /// An RFC 3161 token over `data` from `openssl ts -reply` with TSA `tsa`.
@@ -254,7 +190,7 @@ impl Setup {
         )
         .unwrap();
         let revocation = RevocationChecker::new(RevocationOptions::default()).unwrap();
-        let subject = subject();
+        let subject = support::flow_subject();
         let inputs = Inputs {
             policy: &doc.policies[0],
             stores: &ts,
