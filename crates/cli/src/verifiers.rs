@@ -7,5 +7,8 @@ use signet_verify::VerifierFactory;
 
 /// Every verifier factory compiled in.
 pub fn factories() -> Vec<Arc<dyn VerifierFactory>> {
-    vec![Arc::new(signet_notation::verifier::NotationFactory)]
+    vec![
+        Arc::new(signet_notation::verifier::NotationFactory),
+        Arc::new(signet_cosign::CosignFactory),
+    ]
 }

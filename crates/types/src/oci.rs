@@ -23,6 +23,10 @@ pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const COSIGN_SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// Artifact type Signet gives to cosign `.att` tags surfaced as referrers.
 pub const DSSE_ENVELOPE_ARTIFACT_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Artifact type (and layer media type) of Sigstore bundle v0.3 referrers, as cosign v3 writes them.
+pub const SIGSTORE_BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// Layer media type of cosign's simple-signing payloads (`.sig` tags and OCI 1.1 referrers).
+pub const COSIGN_SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Artifact type of Notary Project signatures.
 pub const NOTATION_SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 
