@@ -5,6 +5,33 @@ use sha2::{Digest as _, Sha256};
 use sigstore_verify::crypto::{KeyAlgorithm, SigningScheme};
 use sigstore_verify::types::{DerPublicKey, SignatureBytes};
 
+/// The smallest RSA modulus accepted (NIST SP 800-131A).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Size in bits of the modulus of a DER SPKI RSA key.
+fn rsa_modulus_bits(spki_der: &[u8]) -> Result<usize, String> {
+    use der::Decode as _;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| format!("malformed public key: {e}"))?;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or("malformed RSA public key: unused bits in the key")?;
+    let mut reader =
+        der::SliceReader::new(key).map_err(|e| format!("malformed RSA public key: {e}"))?;
+    let modulus = der::Reader::sequence(&mut reader, |r| {
+        let n = der::asn1::UintRef::decode(r)?;
+        let _e = der::asn1::UintRef::decode(r)?;
+        Ok(n)
+    })
+    .map_err(|e| format!("malformed RSA public key: {e}"))?;
+    let bytes = modulus.as_bytes();
+    Ok(match bytes.first() {
+        Some(first) => (bytes.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    })
+}
+
 /// A configured public key.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
@@ -46,6 +73,14 @@ impl PublicKey {
                 return Err(format!(
                     "unsupported key algorithm {other:?}; use ECDSA P-256/P-384, RSA or Ed25519"
                 ))
+            }
+        }
+        if algorithm == KeyAlgorithm::Rsa {
+            let bits = rsa_modulus_bits(der.as_bytes())?;
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "unusable public key: RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+                ));
             }
         }
         // Fails now, not at verification time, for keys the crypto backend rejects (for
