@@ -504,17 +504,20 @@ fn config_check_and_exit_codes() {
             );
         }
     }
-    // The notation sample uses the vectors' trust material and must be valid as it is.
-    let path = signet_testkit::workspace_root().join("config/notation.yaml");
-    let out = Command::new(signet_bin())
-        .args(["config", "check"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "config/notation.yaml: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The notation and cosign samples use the vectors' trust material and must be valid as
+    // they are.
+    for sample in ["config/notation.yaml", "config/cosign.yaml"] {
+        let path = signet_testkit::workspace_root().join(sample);
+        let out = Command::new(signet_bin())
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{sample}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
