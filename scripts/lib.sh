@@ -54,7 +54,7 @@ start_provider() {
   local signet=$1 template=$2
   PROVIDER_PORT=$(free_port); HEALTH_PORT=$(free_port); METRICS_PORT=$(free_port)
   CONFIG="$WORK/signet.yaml"
-  sed -e "s/@REGISTRY@/$REG/g" -e "s|@ROOT@|$ROOT|g" -e "s/@PROVIDER_PORT@/$PROVIDER_PORT/g" \
+  sed -e "s/@REGISTRY@/$REG/g" -e "s|@ROOT@|$ROOT|g" -e "s|@WORK@|$WORK|g" -e "s/@PROVIDER_PORT@/$PROVIDER_PORT/g" \
       -e "s/@HEALTH_PORT@/$HEALTH_PORT/g" -e "s/@METRICS_PORT@/$METRICS_PORT/g" \
       "$template" > "$CONFIG"
   "$signet" config check "$CONFIG"
