@@ -4,7 +4,11 @@
 use std::collections::HashSet;
 
 use reqwest::{header, StatusCode};
-use signet_types::oci::{COSIGN_SIGNATURE_ARTIFACT_TYPE, DSSE_ENVELOPE_ARTIFACT_TYPE, OCI_INDEX};
+use signet_types::oci::is_index_media_type;
+use signet_types::oci::{
+    COSIGN_SIGNATURE_ARTIFACT_TYPE, DSSE_ENVELOPE_ARTIFACT_TYPE, OCI_EMPTY, OCI_INDEX,
+};
+use signet_types::ImageManifest;
 use signet_types::{Descriptor, Digest, ImageIndex};
 use tokio::time::Instant;
 
@@ -107,6 +111,7 @@ impl RegistryClient {
             None => {}
         }
         found.extend(tag_schema?.unwrap_or_default());
+        let mut found = self.refine_artifact_types(repo, found, deadline).await?;
         found.extend(cosign?);
 
         let mut seen = HashSet::new();
@@ -231,6 +236,52 @@ impl RegistryClient {
                 ),
             })?;
         Ok(index.manifests)
+    }
+
+    /// Fills in the artifact type of entries that lack one or carry the empty-config type.
+    ///
+    /// A referrers list should give each entry the manifest's `artifactType` (falling back to its
+    /// `config.mediaType`), but writers get it wrong: go-containerregistry, which cosign uses,
+    /// writes the tag-schema index entry of a Sigstore bundle with
+    /// `application/vnd.oci.empty.v1+json` (its config type) although the manifest's own
+    /// `artifactType` is the bundle type. Such entries would reach no verifier. Their manifests
+    /// are fetched (digest-checked, concurrently) and the type taken from the manifest itself;
+    /// entries already typed are left alone, and the verifier fetches and checks the manifest
+    /// again anyway.
+    async fn refine_artifact_types(
+        &self,
+        repo: &RepositoryRef,
+        found: Vec<Descriptor>,
+        deadline: Instant,
+    ) -> Result<Vec<Descriptor>, RegistryError> {
+        let accept = signet_types::oci::MANIFEST_ACCEPT.join(", ");
+        let refined = found.into_iter().map(|d| {
+            let accept = accept.clone();
+            async move {
+                let untyped = d
+                    .artifact_type
+                    .as_deref()
+                    .is_none_or(|t| t.is_empty() || t == OCI_EMPTY);
+                if !untyped || is_index_media_type(&d.media_type) {
+                    return Ok(d);
+                }
+                let m = self
+                    .get_manifest(repo, &d.digest.to_string(), &accept, deadline)
+                    .await?;
+                let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
+                    RegistryError::InvalidManifest {
+                        message: format!("referrer {} in {repo} is not an image manifest: {e}", d.digest),
+                    }
+                })?;
+                let effective = manifest.effective_artifact_type().to_string();
+                tracing::debug!(%repo, digest = %d.digest, listed = ?d.artifact_type, %effective, "referrer artifact type taken from its manifest");
+                Ok(Descriptor {
+                    artifact_type: Some(effective),
+                    ..d
+                })
+            }
+        });
+        futures::future::try_join_all(refined).await
     }
 
     /// A cosign `sha256-<hex>.<suffix>` tag, as a referrer descriptor.

@@ -13,7 +13,10 @@ use signet_registry::{
     NoopObserver, RegistryClient, RepositoryRef,
 };
 use signet_testkit::{cosign_generate_key_pair, run_ok, vectors_dir, Registry, RegistryKind};
-use signet_types::oci::{COSIGN_SIGNATURE_ARTIFACT_TYPE, NOTATION_SIGNATURE_ARTIFACT_TYPE};
+use signet_types::oci::{
+    COSIGN_SIGNATURE_ARTIFACT_TYPE, NOTATION_SIGNATURE_ARTIFACT_TYPE, OCI_EMPTY,
+    SIGSTORE_BUNDLE_ARTIFACT_TYPE,
+};
 use signet_types::{Descriptor, Digest, ImageManifest, ReasonCode};
 use tokio::time::Instant;
 
@@ -394,6 +397,53 @@ async fn discovers_exactly(reg: &Registry) {
         .await
         .unwrap();
     assert_eq!(sig_manifest.descriptor.size, cosign_entry.size);
+
+    // 2b. A Sigstore bundle written by `cosign attest --new-bundle-format`. On registries without
+    //     the referrers API, cosign (go-containerregistry) types the tag-schema index entry with
+    //     the manifest's config type (the OCI empty type) instead of its artifactType: discovery
+    //     must take the type from the manifest, or no verifier would ever see the bundle.
+    let bundled = reg
+        .push_sample_image("bundled", "v1", "bundle referrer")
+        .await
+        .unwrap();
+    let key = reg.temp_dir().join("cosign.key"); // made by cosign_sign above
+    let predicate = reg.temp_dir().join("predicate.json");
+    std::fs::write(&predicate, b"{}").unwrap();
+    run_ok(
+        reg.cosign()
+            .arg("attest")
+            .args(reg.cosign_flags())
+            .args(["--new-bundle-format", "--tlog-upload=false", "--type"])
+            .arg("https://sigstore.dev/cosign/sign/v1")
+            .arg("--predicate")
+            .arg(&predicate)
+            .arg("--key")
+            .arg(&key)
+            .arg(reg.reference(&format!("bundled@{}", bundled.digest))),
+    )
+    .unwrap();
+    let repo = RepositoryRef::new(reg.host(), "bundled");
+    let found = c
+        .referrers(&repo, &bundled.digest, &all, deadline())
+        .await
+        .unwrap();
+    let types: Vec<_> = found.iter().map(|d| d.artifact_type.clone()).collect();
+    assert_eq!(
+        types,
+        [Some(SIGSTORE_BUNDLE_ARTIFACT_TYPE.to_string())],
+        "{kind:?}: {found:?}"
+    );
+    if kind == RegistryKind::Distribution {
+        let (_, index) = reg
+            .get_manifest("bundled", &bundled.digest.referrers_tag())
+            .await
+            .unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        assert_eq!(
+            index["manifests"][0]["artifactType"], OCI_EMPTY,
+            "cosign's tag-schema entry is typed with the config type; if this changes, the refinement is no longer exercised"
+        );
+    }
 
     // 3. Nothing attached: nothing found.
     let bare = reg
