@@ -84,13 +84,13 @@ const CASES: &[(&str, Option<Failure>)] = &[
         "tlog/app:v1",
         Some(("INVALID_SIGNATURE", &["requires a transparency log entry"])),
     ),
-    // A valid keyless bundle for another digest, attached by oras: sigstore-verify finds the
-    // image digest among no subject of the statement.
+    // A valid keyless bundle for another digest, attached by oras: the message names the digest
+    // the statement is about.
     (
         "keyless:v1",
         Some((
             "SUBJECT_MISMATCH",
-            &["artifact mismatch", "does not match any subject"],
+            &["statement is about", V01_DIGEST, "copied"],
         )),
     ),
     // Other key types: RSA (PKCS#1 v1.5, SHA-256) and P-384 (SHA-384) by openssl, Ed25519 by cosign.

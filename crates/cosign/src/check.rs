@@ -467,23 +467,25 @@ pub fn check_bundle(
         Ok(s) => s,
         Err((reason, e)) => return vec![Verification::new(None).fail(reason, e)],
     };
+    // Checked first, before any cryptography, so the message names what the statement is about
+    // (a copied bundle); the signature checks below bind the same statement again.
+    if !statement.matches_sha256(subject) {
+        let names: Vec<String> = statement
+            .subject
+            .iter()
+            .filter_map(|s| serde_json::to_value(&s.digest).ok())
+            .map(|d| d.to_string())
+            .collect();
+        return vec![Verification::new(None).fail(
+            ReasonCode::SubjectMismatch,
+            format!(
+                "the bundle's statement is about {}, not this image sha256:{}: a signature copied from another image",
+                names.join(", "),
+                subject.to_hex()
+            ),
+        )];
+    }
     let bind = |v: &mut Verification| -> Result<(), (ReasonCode, String)> {
-        if !statement.matches_sha256(subject) {
-            let names: Vec<String> = statement
-                .subject
-                .iter()
-                .filter_map(|s| serde_json::to_value(&s.digest).ok())
-                .map(|d| d.to_string())
-                .collect();
-            return Err((
-                ReasonCode::SubjectMismatch,
-                format!(
-                    "the signed statement is about {}, not this image sha256:{}",
-                    names.join(", "),
-                    subject.to_hex()
-                ),
-            ));
-        }
         v.summary.push(format!(
             "statement subject is this image (sha256:{})",
             subject.to_hex()
