@@ -14,6 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::openssl;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -136,19 +140,6 @@ async fn run(cmd: Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Every key the test signs with. `a`, `b`, `c` and `ed25519` are cosign key pairs
@@ -534,20 +525,7 @@ fn config(
         {"name": "keyless", "scopes": scopes(regs, "keyless"),
          "keyless": {"certificateIdentity": V01_IDENTITY, "certificateOIDCIssuer": V01_ISSUER}}
     ]);
-    let mut hosts = serde_json::Map::new();
-    for r in regs {
-        let mut h = serde_json::Map::new();
-        if let Some(ca) = r.ca_file() {
-            h.insert("caFile".into(), json!(ca));
-        } else {
-            h.insert("plainHTTP".into(), json!(true));
-        }
-        if let Some((u, p)) = r.credentials() {
-            h.insert("username".into(), json!(u));
-            h.insert("password".into(), json!(p));
-        }
-        hosts.insert(r.host(), Value::Object(h));
-    }
+    let hosts = support::registry_hosts(regs);
     let cfg = json!({
         "server": {"listen": format!("127.0.0.1:{}", ports.port),
                    "healthListen": format!("127.0.0.1:{}", ports.health),

@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::openssl;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -41,19 +45,6 @@ fn valid_envelope() -> Vec<u8> {
         }
     }
     panic!("no envelope in the valid layout");
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The valid envelope with its payload replaced (same protected header and signature).
@@ -416,20 +407,7 @@ fn config(
              "trustStores": ["ca:e2e"], "trustedIdentities": ["*"]}
         ]
     });
-    let mut hosts = serde_json::Map::new();
-    for r in regs {
-        let mut h = serde_json::Map::new();
-        if let Some(ca) = r.ca_file() {
-            h.insert("caFile".into(), json!(ca));
-        } else {
-            h.insert("plainHTTP".into(), json!(true));
-        }
-        if let Some((u, p)) = r.credentials() {
-            h.insert("username".into(), json!(u));
-            h.insert("password".into(), json!(p));
-        }
-        hosts.insert(r.host(), Value::Object(h));
-    }
+    let hosts = support::registry_hosts(regs);
     let cfg = json!({
         "server": {"listen": format!("127.0.0.1:{port}"), "healthListen": format!("127.0.0.1:{health}"),
                    "metricsListen": format!("127.0.0.1:{metrics}"), "plainHTTP": true, "requestDeadline": "3s"},
@@ -453,11 +431,7 @@ fn config(
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    signet_testkit::free_port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,1 +1,44 @@
+//! Helpers shared by the end-to-end tests of the `signet` binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
 pub mod rego;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use signet_testkit::Registry;
+
+/// The `registry.hosts` section for these test registries: the CA file for TLS ones, plain HTTP
+/// otherwise, and their credentials.
+pub fn registry_hosts(regs: &[&Registry]) -> Value {
+    let mut hosts = serde_json::Map::new();
+    for r in regs {
+        let mut h = serde_json::Map::new();
+        if let Some(ca) = r.ca_file() {
+            h.insert("caFile".into(), json!(ca));
+        } else {
+            h.insert("plainHTTP".into(), json!(true));
+        }
+        if let Some((u, p)) = r.credentials() {
+            h.insert("username".into(), json!(u));
+            h.insert("password".into(), json!(p));
+        }
+        hosts.insert(r.host(), Value::Object(h));
+    }
+    Value::Object(hosts)
+}
+
+/// Runs `openssl args` in `dir`; panics with its stderr unless it succeeds.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
