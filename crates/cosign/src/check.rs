@@ -260,6 +260,16 @@ fn simple_keyless(
 /// Turns legacy keyless annotations into a Sigstore bundle (v0.1 with the Rekor SET, v0.2 with
 /// only an RFC 3161 timestamp) so sigstore-verify checks chain, SCT, SET and body.
 fn repack_keyless(sig: &SimpleSignature, cert_pem: &str) -> Result<Bundle, (ReasonCode, String)> {
+    if sig.rekor.is_none() && sig.rfc3161.is_none() {
+        return Err((
+            ReasonCode::InvalidTimestamp,
+            format!(
+                "keyless signature has no authenticated signing time: neither a Rekor bundle ({}) nor an RFC 3161 timestamp ({}) to check the short-lived certificate against",
+                legacy::ANNOTATION_BUNDLE,
+                legacy::ANNOTATION_RFC3161
+            ),
+        ));
+    }
     let mut certs = pem_blocks(cert_pem);
     if certs.len() != 1 {
         return Err((
