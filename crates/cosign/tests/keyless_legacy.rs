@@ -501,6 +501,21 @@ async fn cosign_keyless_sig_with_certificate_chain_and_rfc3161_timestamp() {
     ));
     assert_eq!(v.reason, Some(ReasonCode::SubjectMismatch), "{v:#?}");
 
+    // ctLogVerify: the private CA's certificate carries no SCT, so requiring one fails.
+    let mut p = exact();
+    p.ctlog_verify = true;
+    let v = one(check::check_simple(sig, &w.digest, &p, Some(&root)));
+    assert!(!v.is_success, "{v:#?}");
+    assert!(
+        v.error
+            .as_deref()
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate timestamp")
+            || v.error.as_deref().unwrap().contains("SCT"),
+        "{v:#?}"
+    );
+
     // tLogVerify with no Rekor bundle fails.
     let p = keyless(
         Matcher::Exact(IDENTITY.into()),
