@@ -274,10 +274,8 @@ impl VerifierFactory for CosignFactory {
                 None => default_root,
             };
             let needs_root = matches!(signers, Signers::Keyless { .. }) || p.tlog_verify;
-            if needs_root
-                && trusted_root.is_none()
-                && (params.trusted_root_file.is_none() || p.trusted_root_file.is_some())
-            {
+            // (A verifier-level file that failed to load is reported once, above.)
+            if needs_root && trusted_root.is_none() && params.trusted_root_file.is_none() {
                 errors.push(perr(
                     &path,
                     if matches!(signers, Signers::Keyless { .. }) {
@@ -524,9 +522,8 @@ impl Verifier for CosignVerifier {
                 },
                 verifications: Vec::new(),
             };
-            let one_failure = failed_verification;
             if layer.size > self.max_signature_bytes {
-                report.verifications.push(one_failure(
+                report.verifications.push(failed_verification(
                     ReasonCode::SizeLimitExceeded,
                     format!(
                         "signature layer {} is {} bytes, more than maxSignatureBytes ({})",
@@ -542,7 +539,9 @@ impl Verifier for CosignVerifier {
                     if e.reason.is_transient() {
                         transient.get_or_insert((e.reason, e.message.clone()));
                     }
-                    report.verifications.push(one_failure(e.reason, e.message));
+                    report
+                        .verifications
+                        .push(failed_verification(e.reason, e.message));
                     reports.push(report);
                     continue;
                 }
