@@ -824,19 +824,7 @@ async fn cosign_signatures_on_both_registries_through_the_provider_and_signet_ve
         check_report(image, reg, &digests[image], &all_scopes, value);
 
         // `signet verify` gives the same verdict for the same image.
-        let out = Command::new(signet_bin())
-            .args(["verify", "--config"])
-            .arg(&cfg)
-            .arg(item["key"].as_str().unwrap())
-            .output()
-            .unwrap();
-        let cli: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "signet verify {}: {e}: {}",
-                item["key"],
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        let (cli, exit) = support::signet_verify(signet_bin(), &cfg, item["key"].as_str().unwrap());
         assert!(
             schema.is_valid(&cli),
             "signet verify {}: {cli}",
@@ -856,7 +844,7 @@ async fn cosign_signatures_on_both_registries_through_the_provider_and_signet_ve
         }
         check_report(image, reg, &digests[image], &all_scopes, &cli);
         assert_eq!(
-            out.status.code(),
+            exit,
             Some(if expected.is_none() { 0 } else { 1 }),
             "signet verify {} exit code",
             item["key"]

@@ -558,29 +558,14 @@ async fn notation_signatures_on_both_registries_through_the_provider_and_signet_
             }
         }
         // `signet verify` gives the same verdict for the same image.
-        let out = Command::new(signet_bin())
-            .args(["verify", "--config"])
-            .arg(&cfg)
-            .arg(item["key"].as_str().unwrap())
-            .output()
-            .unwrap();
-        let cli: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "signet verify {}: {e}: {}",
-                item["key"],
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        let (cli, exit) = support::signet_verify(signet_bin(), &cfg, item["key"].as_str().unwrap());
         assert_eq!(
             (cli["isSuccess"].as_bool(), cli["errorReason"].as_str()),
             want,
             "signet verify {} disagrees with the provider",
             item["key"]
         );
-        assert_eq!(
-            out.status.code(),
-            Some(if expected.is_none() { 0 } else { 1 })
-        );
+        assert_eq!(exit, Some(if expected.is_none() { 0 } else { 1 }));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     drop(provider);

@@ -42,3 +42,21 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `signet verify --config cfg image` (JSON output) and returns the result and the exit
+/// code; panics with stderr if the output is not JSON.
+pub fn signet_verify(bin: &str, cfg: &Path, image: &str) -> (Value, Option<i32>) {
+    let out = Command::new(bin)
+        .args(["verify", "--config"])
+        .arg(cfg)
+        .arg(image)
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "signet verify {image}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (cli, out.status.code())
+}
