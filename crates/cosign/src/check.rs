@@ -241,6 +241,16 @@ fn simple_keyless(
             "keyless verification needs a trusted root and none is configured",
         );
     };
+    if policy.tlog_verify && sig.rekor.is_none() {
+        return v.fail(
+            ReasonCode::InvalidSignature,
+            format!(
+                "policy {:?} requires a transparency log entry (tLogVerify) and the signature has no {} annotation",
+                policy.name,
+                legacy::ANNOTATION_BUNDLE
+            ),
+        );
+    }
     let bundle = match repack_keyless(sig, cert_pem) {
         Ok(b) => b,
         Err((reason, e)) => return v.fail(reason, e),
@@ -444,7 +454,17 @@ fn keyless_bundle(
             ),
         );
     }
-    let iss = v.issuer.clone().unwrap_or_default();
+    // A certificate without the Fulcio issuer extension matches no issuer, not even `.*`.
+    let Some(iss) = v.issuer.clone() else {
+        return v.fail(
+            ReasonCode::UntrustedSigner,
+            format!(
+                "certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1); policy {:?} requires issuer {}",
+                policy.name,
+                issuer.describe()
+            ),
+        );
+    };
     if !issuer.matches(&iss) {
         return v.fail(
             ReasonCode::UntrustedSigner,
