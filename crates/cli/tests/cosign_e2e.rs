@@ -735,17 +735,7 @@ async fn cosign_signatures_on_both_registries_through_the_provider_and_signet_ve
         .spawn()
         .unwrap();
     let provider = Provider { child };
-    let ready = format!("http://127.0.0.1:{}/readyz", ports.health);
-    signet_testkit::wait_until("provider readiness", Duration::from_secs(20), || {
-        let url = ready.clone();
-        async move {
-            Ok::<bool, anyhow::Error>(
-                matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()),
-            )
-        }
-    })
-    .await
-    .unwrap();
+    support::wait_ready(ports.health).await;
 
     let mut keys_asked = Vec::new();
     for r in regs {

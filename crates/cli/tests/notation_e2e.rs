@@ -13,7 +13,6 @@ use support::openssl;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -482,17 +481,7 @@ async fn notation_signatures_on_both_registries_through_the_provider_and_signet_
         .spawn()
         .unwrap();
     let provider = Provider { child, port };
-    let ready = format!("http://127.0.0.1:{health}/readyz");
-    signet_testkit::wait_until("provider readiness", Duration::from_secs(20), || {
-        let url = ready.clone();
-        async move {
-            Ok::<bool, anyhow::Error>(
-                matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()),
-            )
-        }
-    })
-    .await
-    .unwrap();
+    support::wait_ready(health).await;
 
     let mut keys = Vec::new();
     for r in [&dist, &ferro] {

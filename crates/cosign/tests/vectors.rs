@@ -66,6 +66,16 @@ fn v01_bundle() -> Bundle {
     Bundle::from_json(&read(&format!("{V01}/bundle.sigstore.json"))).unwrap()
 }
 
+/// The v01 bundle checked for the image `digest` (hex) under policy `p`.
+fn v01_check(p: &TrustPolicy, digest: &str, root: &Root) -> Verification {
+    only(check::check_bundle(
+        &v01_bundle(),
+        &sha(digest),
+        p,
+        Some(root),
+    ))
+}
+
 fn sha(hex: &str) -> Sha256Hash {
     Sha256Hash::from_hex(hex).unwrap()
 }
@@ -81,12 +91,7 @@ fn v01_keyless_bundle_passes_offline_for_its_digest_identity_and_issuer() {
         true,
         true,
     );
-    let v = only(check::check_bundle(
-        &v01_bundle(),
-        &sha(V01_DIGEST),
-        &p,
-        Some(&root),
-    ));
+    let v = v01_check(&p, V01_DIGEST, &root);
     assert!(v.is_success, "{v:#?}");
     assert!(v.bundle_verified);
     assert_eq!(v.identity.as_deref(), Some(V01_IDENTITY));
@@ -111,15 +116,7 @@ fn v01_regexp_identity_and_issuer_pass_when_they_match_the_whole_value() {
         true,
         true,
     );
-    assert!(
-        only(check::check_bundle(
-            &v01_bundle(),
-            &sha(V01_DIGEST),
-            &p,
-            Some(&root)
-        ))
-        .is_success
-    );
+    assert!(v01_check(&p, V01_DIGEST, &root).is_success);
     // Unanchored use would accept a substring; ours does not.
     let p = policy(
         keyless(
@@ -129,12 +126,7 @@ fn v01_regexp_identity_and_issuer_pass_when_they_match_the_whole_value() {
         true,
         true,
     );
-    let v = only(check::check_bundle(
-        &v01_bundle(),
-        &sha(V01_DIGEST),
-        &p,
-        Some(&root),
-    ));
+    let v = v01_check(&p, V01_DIGEST, &root);
     assert!(!v.is_success);
     assert_eq!(v.reason, Some(ReasonCode::UntrustedSigner));
 }
@@ -166,12 +158,7 @@ fn v01_fails_for_any_other_digest_identity_or_issuer() {
         true,
         true,
     );
-    let v = only(check::check_bundle(
-        &v01_bundle(),
-        &sha(V01_DIGEST),
-        &p,
-        Some(&root),
-    ));
+    let v = v01_check(&p, V01_DIGEST, &root);
     assert_eq!(v.reason, Some(ReasonCode::UntrustedSigner));
     assert!(
         v.error.as_deref().unwrap().contains("certificate identity"),
@@ -186,12 +173,7 @@ fn v01_fails_for_any_other_digest_identity_or_issuer() {
         true,
         true,
     );
-    let v = only(check::check_bundle(
-        &v01_bundle(),
-        &sha(V01_DIGEST),
-        &p,
-        Some(&root),
-    ));
+    let v = v01_check(&p, V01_DIGEST, &root);
     assert_eq!(v.reason, Some(ReasonCode::UntrustedSigner));
     assert!(
         v.error.as_deref().unwrap().contains("OIDC issuer"),
@@ -207,12 +189,7 @@ fn v01_against_a_key_policy_or_without_its_trust_root_fails() {
         true,
     );
     let root = root();
-    let v = only(check::check_bundle(
-        &v01_bundle(),
-        &sha(V01_DIGEST),
-        &p,
-        Some(&root),
-    ));
+    let v = v01_check(&p, V01_DIGEST, &root);
     assert!(!v.is_success);
     assert!(v.error.unwrap().contains("keyless"));
 

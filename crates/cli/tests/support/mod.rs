@@ -60,3 +60,23 @@ pub fn signet_verify(bin: &str, cfg: &Path, image: &str) -> (Value, Option<i32>)
     });
     (cli, out.status.code())
 }
+
+/// Waits until the provider's health listener on 127.0.0.1:`health` answers `/readyz` with
+/// success; panics after 20 s.
+pub async fn wait_ready(health: u16) {
+    let ready = format!("http://127.0.0.1:{health}/readyz");
+    signet_testkit::wait_until(
+        "provider readiness",
+        std::time::Duration::from_secs(20),
+        || {
+            let url = ready.clone();
+            async move {
+                Ok::<bool, anyhow::Error>(
+                    matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()),
+                )
+            }
+        },
+    )
+    .await
+    .unwrap();
+}
