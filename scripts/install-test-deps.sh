@@ -5,6 +5,7 @@
 #  - cosign and oras from Debian 13 (trixie) packages, extracted under $SIGNET_TOOLS (no change to the
 #    system's apt sources).
 #  - ferro-oci-server 1.0.0 (OCI registry with the referrers API) with cargo install.
+#  - real OPA (PyPI opa-golib-python-bindings, pinned) in the venv, the tests' second Rego engine.
 # Everything lands in $SIGNET_TOOLS (default ~/.cache/signet-tools); tests find it through
 # scripts/env.sh.
 set -euo pipefail
@@ -63,6 +64,16 @@ if ! "$TOOLS/venv/bin/python" -c 'import pycose' >/dev/null 2>&1; then
   "$TOOLS/venv/bin/pip" install -q pycose==1.1.0 cbor2==6.3.0
 fi
 
+# Real OPA (v1.20, Go, embedded through ctypes) as the tests' second Rego engine, next to regorus:
+# tests/rego/opa_eval.py. The wheel declares Python >= 3.14 but runs on Debian 12's 3.11.
+OPA_BINDINGS=0.4.4
+if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, opa_bindings; assert m.version('opa-golib-python-bindings') == '$OPA_BINDINGS'" >/dev/null 2>&1; then
+  echo "install-test-deps: opa-golib-python-bindings $OPA_BINDINGS (real OPA) into the venv"
+  "$TOOLS/venv/bin/pip" install -q --ignore-requires-python "opa-golib-python-bindings==$OPA_BINDINGS"
+fi
+
 "$TOOLS/bin/cosign" version >/dev/null 2>&1 || { echo "cosign does not run" >&2; exit 1; }
 "$TOOLS/bin/oras" version >/dev/null 2>&1 || { echo "oras does not run" >&2; exit 1; }
+"$TOOLS/venv/bin/python" -c 'from opa_bindings import OpaEngine; OpaEngine().eval_query("x := 1")' >/dev/null 2>&1 \
+  || { echo "OPA (opa_bindings) does not run" >&2; exit 1; }
 echo "install-test-deps: ok ($TOOLS)"

@@ -167,6 +167,12 @@ pub struct DiscoveryConfig {
     pub cosign_tags: bool,
     /// Levels of referrers examined: 1 = referrers of the image only, 2 = also their referrers, ...
     pub max_depth: u32,
+    /// Referrers of one subject examined at most; a longer list fails closed
+    /// (`TOO_MANY_REFERRERS`).
+    pub max_referrers: usize,
+    /// Referrers examined at most for one image, all nesting levels together, so depth cannot
+    /// multiply the per-subject limit.
+    pub max_referrers_per_image: usize,
 }
 
 /// Verdict cache settings.

@@ -117,6 +117,10 @@ pub struct RawDiscovery {
     pub cosign_tags: Option<bool>,
     /// `discovery.maxDepth`.
     pub max_depth: Option<u32>,
+    /// `discovery.maxReferrers`.
+    pub max_referrers: Option<usize>,
+    /// `discovery.maxReferrersPerImage`.
+    pub max_referrers_per_image: Option<usize>,
 }
 
 /// `cache`.

@@ -228,6 +228,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         tag_schema: d.tag_schema.unwrap_or(true),
         cosign_tags: d.cosign_tags.unwrap_or(true),
         max_depth: d.max_depth.unwrap_or(3),
+        max_referrers: d.max_referrers.unwrap_or(128),
+        max_referrers_per_image: d.max_referrers_per_image.unwrap_or(512),
     };
     if !(discovery.referrers_api || discovery.tag_schema || discovery.cosign_tags) {
         is.add(
@@ -237,6 +239,23 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     }
     if !(1..=8).contains(&discovery.max_depth) {
         is.add("discovery.maxDepth", "must be between 1 and 8");
+    }
+    if !(1..=4096).contains(&discovery.max_referrers) {
+        is.add("discovery.maxReferrers", "must be between 1 and 4096");
+    }
+    if !(1..=16384).contains(&discovery.max_referrers_per_image) {
+        is.add(
+            "discovery.maxReferrersPerImage",
+            "must be between 1 and 16384",
+        );
+    } else if discovery.max_referrers_per_image < discovery.max_referrers {
+        is.add(
+            "discovery.maxReferrersPerImage",
+            format!(
+                "must be at least discovery.maxReferrers ({}): the referrers of the image alone count towards it",
+                discovery.max_referrers
+            ),
+        );
     }
 
     // cache

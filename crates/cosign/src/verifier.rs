@@ -437,7 +437,7 @@ impl Verifier for CosignVerifier {
             "tLogVerify": policy.tlog_verify,
             "ctLogVerify": policy.ctlog_verify,
         });
-        let raw = match ctx.store.manifest(&ctx.referrer.digest).await {
+        let raw = match ctx.store.manifest(ctx.referrer).await {
             Ok(raw) => raw,
             Err(e) => return VerifierOutcome::from(e).with_extensions(ext),
         };

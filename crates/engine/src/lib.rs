@@ -38,6 +38,10 @@ pub use metrics::EngineMetrics;
 /// Time kept back from the caller's deadline to serialize and send the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(20);
 
+/// Verifications one key waits on at most: the one it found or started, then fresh ones when
+/// an earlier one ended on its own budget before the key's deadline.
+const MAX_JOIN_ATTEMPTS: u32 = 4;
+
 /// The verdict for one image, and the Gatekeeper item error when the image could not be
 /// examined at all.
 #[derive(Debug, Clone)]
@@ -120,6 +124,7 @@ struct Inner {
     policy: PolicyConfig,
     discovery: DiscoveryOptions,
     max_depth: u32,
+    max_referrers_per_image: usize,
     work_budget: Duration,
     key_permits: Semaphore,
     inflight: Mutex<HashMap<String, SharedOutcome>>,
@@ -140,58 +145,75 @@ impl Engine {
             }
         };
         let key = reference.to_string();
-        let shared = {
-            let mut map = match self.inner.inflight.lock() {
-                Ok(m) => m,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if let Some(existing) = map.get(&key) {
-                self.inner.metrics.cache("joined");
-                existing.clone()
-            } else {
-                let inner = self.inner.clone();
-                let task_key = key.clone();
-                let handle = tokio::spawn(async move {
-                    // Removes the in-flight entry however the task ends (even by panic), so an
-                    // image can never stay stuck on a dead verification.
-                    let _guard = InflightGuard {
-                        inner: inner.clone(),
-                        key: task_key,
-                    };
-                    Arc::new(inner.verify_reference(reference).await)
-                });
-                let image_text = key.clone();
-                let fut: BoxFuture<'static, Arc<ImageOutcome>> = async move {
-                    match handle.await {
-                        Ok(o) => o,
-                        Err(e) => Arc::new(ImageOutcome::error(
-                            ReasonCode::InternalError,
-                            format!("verification of {image_text} failed unexpectedly: {e}"),
-                            None,
-                        )),
-                    }
-                }
-                .boxed();
-                let shared = fut.shared();
-                map.insert(key.clone(), shared.clone());
-                shared
-            }
-        };
         let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
-        match tokio::time::timeout_at(wait_until, shared).await {
-            Ok(o) => o,
-            Err(_) => {
-                let o = ImageOutcome::error(
-                    ReasonCode::Timeout,
-                    format!(
-                        "verification of {key} did not finish before the request deadline; it continues in the background and a retry may find the verdict cached"
-                    ),
-                    None,
-                );
-                self.inner.metrics.verdict(o.result.error_reason);
-                Arc::new(o)
+        // A verification this key joined runs on the budget of whoever started it; when that
+        // budget ends before this key's own deadline, the key starts (or joins) a fresh one in
+        // its remaining time instead of passing on someone else's timeout.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (shared, joined) = self.join_or_start(&key, &reference);
+            match tokio::time::timeout_at(wait_until, shared).await {
+                Ok(o) => {
+                    let ran_out = o.result.error_reason == Some(ReasonCode::Timeout);
+                    if ran_out && Instant::now() < wait_until && attempt < MAX_JOIN_ATTEMPTS {
+                        tracing::debug!(image = %key, joined, attempt, "verification ended on another budget; retrying within this key's deadline");
+                        continue;
+                    }
+                    return o;
+                }
+                Err(_) => {
+                    let o = ImageOutcome::error(
+                        ReasonCode::Timeout,
+                        format!(
+                            "verification of {key} did not finish before the request deadline; it continues in the background and a retry may find the verdict cached"
+                        ),
+                        None,
+                    );
+                    self.inner.metrics.verdict(o.result.error_reason);
+                    return Arc::new(o);
+                }
             }
         }
+    }
+
+    /// The in-flight verification of `key`, or a new one in its own task; true when joined.
+    fn join_or_start(&self, key: &str, reference: &ImageReference) -> (SharedOutcome, bool) {
+        let mut map = match self.inner.inflight.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(existing) = map.get(key) {
+            self.inner.metrics.cache("joined");
+            return (existing.clone(), true);
+        }
+        let inner = self.inner.clone();
+        let task_key = key.to_string();
+        let reference = reference.clone();
+        let handle = tokio::spawn(async move {
+            // Removes the in-flight entry however the task ends (even by panic), so an
+            // image can never stay stuck on a dead verification.
+            let _guard = InflightGuard {
+                inner: inner.clone(),
+                key: task_key,
+            };
+            Arc::new(inner.verify_reference(reference).await)
+        });
+        let image_text = key.to_string();
+        let fut: BoxFuture<'static, Arc<ImageOutcome>> = async move {
+            match handle.await {
+                Ok(o) => o,
+                Err(e) => Arc::new(ImageOutcome::error(
+                    ReasonCode::InternalError,
+                    format!("verification of {image_text} failed unexpectedly: {e}"),
+                    None,
+                )),
+            }
+        }
+        .boxed();
+        let shared = fut.shared();
+        map.insert(key.to_string(), shared.clone());
+        (shared, false)
     }
 
     /// Answers a Gatekeeper verify request: one item per key, in request order, before
@@ -361,7 +383,8 @@ impl Inner {
         pinned: String,
         deadline: Instant,
     ) -> ImageOutcome {
-        let found = match tree::examine(self, subject, 1, deadline).await {
+        let budget = tree::ReferrerBudget::new(self.max_referrers_per_image);
+        let found = match tree::examine(self, subject, 1, &budget, deadline).await {
             Ok(f) => f,
             Err(e) => {
                 return ImageOutcome::error(

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use signet_registry::{RegistryClient, RepositoryRef};
-use signet_types::{Descriptor, Digest};
+use signet_types::Descriptor;
 use signet_verify::{ContentStore, FetchError};
 use tokio::time::Instant;
 
@@ -28,9 +28,9 @@ impl RegistryStore {
 
 #[async_trait]
 impl ContentStore for RegistryStore {
-    async fn manifest(&self, digest: &Digest) -> Result<Bytes, FetchError> {
+    async fn manifest(&self, descriptor: &Descriptor) -> Result<Bytes, FetchError> {
         self.client
-            .fetch_manifest(&self.repo, &digest.to_string(), self.deadline)
+            .fetch_described_manifest(&self.repo, descriptor, self.deadline)
             .await
             .map(|m| m.bytes)
             .map_err(FetchError::from)

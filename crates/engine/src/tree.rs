@@ -1,5 +1,6 @@
 //! Discovery and dispatch for one subject and, recursively, its referrers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -22,6 +23,38 @@ pub(crate) struct Found {
     pub unverified: Vec<UnverifiedReferrer>,
 }
 
+/// How many more referrers one image's examination may take on, all levels together: depth
+/// must not multiply the per-subject limit into unbounded work.
+#[derive(Debug)]
+pub(crate) struct ReferrerBudget {
+    limit: usize,
+    taken: AtomicUsize,
+}
+
+impl ReferrerBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        ReferrerBudget {
+            limit,
+            taken: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes `n` referrers of `subject`, or fails when the image's total would pass the limit.
+    fn take(&self, n: usize, subject: &Subject) -> Result<(), RegistryError> {
+        let before = self.taken.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) <= self.limit {
+            return Ok(());
+        }
+        Err(RegistryError::TooManyReferrers {
+            message: format!(
+                "examining {} would pass {} referrers for one image (discovery.maxReferrersPerImage); it was not examined",
+                subject.pinned(),
+                self.limit
+            ),
+        })
+    }
+}
+
 /// The artifact type a referrer is dispatched by.
 fn artifact_type(d: &Descriptor) -> String {
     d.artifact_type
@@ -35,6 +68,7 @@ pub(crate) fn examine<'a>(
     inner: &'a Arc<Inner>,
     subject: Subject,
     depth: u32,
+    budget: &'a ReferrerBudget,
     deadline: Instant,
 ) -> BoxFuture<'a, Result<Found, RegistryError>> {
     async move {
@@ -44,10 +78,13 @@ pub(crate) fn examine<'a>(
             .referrers(&repo, &subject.descriptor.digest, &inner.discovery, deadline)
             .await?;
         tracing::debug!(subject = %subject.pinned(), count = referrers.len(), "referrers discovered");
+        budget.take(referrers.len(), &subject)?;
         let per_referrer = referrers.into_iter().map(|referrer| {
             let subject = subject.clone();
             let repo = repo.clone();
-            async move { examine_referrer(inner, &repo, subject, referrer, depth, deadline).await }
+            async move {
+                examine_referrer(inner, &repo, subject, referrer, depth, budget, deadline).await
+            }
         });
         let mut found = Found::default();
         for f in join_all(per_referrer).await {
@@ -65,6 +102,7 @@ async fn examine_referrer(
     subject: Subject,
     referrer: Descriptor,
     depth: u32,
+    budget: &ReferrerBudget,
     deadline: Instant,
 ) -> Found {
     let at = artifact_type(&referrer);
@@ -89,7 +127,7 @@ async fn examine_referrer(
             return Ok(Found::default());
         }
         let nested_subject = Subject::new(subject.repository.clone(), referrer.clone());
-        examine(inner, nested_subject, depth + 1, deadline).await
+        examine(inner, nested_subject, depth + 1, budget, deadline).await
     };
     let store = RegistryStore::new(inner.registry.clone(), repo.clone(), deadline);
     let verifications = join_all(matching.iter().map(|v| {

@@ -29,6 +29,8 @@ struct AnnotationVerifier {
     name: String,
     types: Vec<String>,
     delay: Duration,
+    /// Replaces `delay` on the instance's first call (a registry slow once).
+    first_delay: Option<Duration>,
     panics: bool,
     calls: Arc<AtomicUsize>,
 }
@@ -48,10 +50,14 @@ impl Verifier for AnnotationVerifier {
         format!("{:?}", self.delay)
     }
     async fn verify(&self, ctx: &VerifyContext<'_>) -> VerifierOutcome {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(self.delay).await;
+        let before = self.calls.fetch_add(1, Ordering::SeqCst);
+        let delay = match self.first_delay {
+            Some(d) if before == 0 => d,
+            _ => self.delay,
+        };
+        tokio::time::sleep(delay).await;
         assert!(!self.panics, "test verifier asked to panic");
-        let bytes = match ctx.store.manifest(&ctx.referrer.digest).await {
+        let bytes = match ctx.store.manifest(ctx.referrer).await {
             Ok(b) => b,
             Err(e) => return e.into(),
         };
@@ -100,10 +106,14 @@ impl VerifierFactory for TestFactory {
         _base_dir: &Path,
     ) -> Result<Arc<dyn Verifier>, Vec<ParamError>> {
         let mut delay = Duration::ZERO;
+        let mut first_delay = None;
         let mut panics = false;
         for (k, v) in params {
             match (k.as_str(), v.as_u64()) {
                 (Some("delayMs"), Some(ms)) => delay = Duration::from_millis(ms),
+                (Some("firstCallDelayMs"), Some(ms)) => {
+                    first_delay = Some(Duration::from_millis(ms))
+                }
                 (Some("panics"), _) if v.as_bool().is_some() => panics = v.as_bool() == Some(true),
                 _ => {
                     return Err(vec![ParamError {
@@ -117,6 +127,7 @@ impl VerifierFactory for TestFactory {
             name: name.to_string(),
             types: artifact_types.to_vec(),
             delay,
+            first_delay,
             panics,
             calls: self.calls.clone(),
         }))
@@ -183,6 +194,20 @@ impl Fixture {
         verdict: &str,
         payload_for: &Digest,
     ) -> Descriptor {
+        self.attach_unique(repo, subject, artifact_type, verdict, payload_for, "")
+            .await
+    }
+
+    /// [`Fixture::attach`] with a `nonce` annotation, so equal referrers get distinct digests.
+    async fn attach_unique(
+        &self,
+        repo: &str,
+        subject: &Descriptor,
+        artifact_type: &str,
+        verdict: &str,
+        payload_for: &Digest,
+        nonce: &str,
+    ) -> Descriptor {
         let payload = format!("payload:{payload_for}");
         let layer = self
             .registry
@@ -201,7 +226,7 @@ impl Fixture {
             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
             "layers": [{"mediaType": "application/octet-stream", "digest": layer.to_string(), "size": payload.len()}],
             "subject": {"mediaType": subject.media_type, "digest": subject.digest.to_string(), "size": subject.size},
-            "annotations": {"test/verdict": verdict}
+            "annotations": {"test/verdict": verdict, "test/nonce": nonce}
         });
         let bytes = serde_json::to_vec(&manifest).unwrap();
         let digest = self
@@ -730,5 +755,154 @@ async fn metrics_record_verifier_durations_cache_lookups_and_verdicts() {
             f.registry.host()
         )),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_joined_a_verification_is_not_failed_by_its_starters_budget() {
+    let f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("joined", "v1", "joined")
+        .await
+        .unwrap();
+    f.attach("joined", &img, TYPE_SIG, "pass", &img.digest)
+        .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    // Work budget 1 s; the first verification is slow (the registry, say), later ones are fast.
+    let engine = f.engine_with(
+        "  requestDeadline: 1s\n",
+        &format!("verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    firstCallDelayMs: 1500\n"),
+        calls.clone(),
+        EngineMetrics::default(),
+    );
+    let image = f.registry.reference("joined:v1");
+    let started = Instant::now();
+    let first = {
+        let engine = engine.clone();
+        let keys = vec![image.clone()];
+        tokio::spawn(async move {
+            engine
+                .verify_keys(&keys, started + Duration::from_secs(1))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Joins the running verification with 2 s of its own left.
+    let second = engine
+        .verify_keys(
+            std::slice::from_ref(&image),
+            Instant::now() + Duration::from_secs(2),
+        )
+        .await;
+    let first = first.await.unwrap();
+    assert!(first[0].error.starts_with("timeout:"), "{:?}", first[0]);
+    assert!(second[0].error.is_empty(), "{:?}", second[0]);
+    assert_eq!(second[0].value["isSuccess"], true, "{:?}", second[0]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the joiner retried once");
+
+    // Work that never fits: the joiner's timeout comes at its own deadline, not the starter's.
+    let img = f
+        .registry
+        .push_sample_image("never", "v1", "never")
+        .await
+        .unwrap();
+    f.attach("never", &img, TYPE_SIG, "pass", &img.digest).await;
+    let engine = f.engine_with(
+        "  requestDeadline: 1s\n",
+        &format!("verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    delayMs: 5000\n"),
+        Arc::new(AtomicUsize::new(0)),
+        EngineMetrics::default(),
+    );
+    let image = f.registry.reference("never:v1");
+    let starter = {
+        let engine = engine.clone();
+        let keys = vec![image.clone()];
+        tokio::spawn(async move {
+            engine
+                .verify_keys(&keys, Instant::now() + Duration::from_secs(1))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let joined_at = Instant::now();
+    let joiner = engine
+        .verify_keys(&[image], joined_at + Duration::from_millis(1800))
+        .await;
+    let waited = joined_at.elapsed();
+    starter.await.unwrap();
+    assert!(joiner[0].error.starts_with("timeout:"), "{:?}", joiner[0]);
+    assert!(
+        waited >= Duration::from_millis(1700),
+        "the joiner's timeout came early, after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn referrer_limits_hold_per_subject_and_per_image() {
+    let f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("limits", "v1", "limits")
+        .await
+        .unwrap();
+    for i in 0..2 {
+        let sbom = f
+            .attach_unique(
+                "limits",
+                &img,
+                TYPE_SBOM,
+                "pass",
+                &img.digest,
+                &format!("{i}"),
+            )
+            .await;
+        for j in 0..2 {
+            f.attach_unique(
+                "limits",
+                &sbom,
+                TYPE_SIG,
+                "pass",
+                &sbom.digest,
+                &format!("{i}-{j}"),
+            )
+            .await;
+        }
+    }
+    let image = f.registry.reference("limits:v1");
+    let limits = |per_subject: usize, per_image: usize| {
+        f.engine(
+            &format!(
+                "discovery:\n  maxReferrers: {per_subject}\n  maxReferrersPerImage: {per_image}\n{}",
+                verifiers_yaml(0)
+            ),
+            Arc::new(AtomicUsize::new(0)),
+        )
+    };
+    let out = limits(8, 32).verify_image(&image, deadline(5000)).await;
+    assert!(out.result.is_success, "{:?}", out.result);
+
+    // Two referrers on the image, one allowed: the image is not examined at all.
+    let out = limits(1, 32).verify_image(&image, deadline(5000)).await;
+    assert_eq!(out.result.error_reason, Some(ReasonCode::TooManyReferrers));
+    let err = out.item_error.as_deref().unwrap_or("");
+    assert!(err.starts_with("too_many_referrers:"), "{err}");
+    assert!(out.result.verifier_reports.is_empty());
+
+    // 2 on the image + 2 under each SBOM = 6 > 5: one nested level fails, and the image with it.
+    let out = limits(2, 5).verify_image(&image, deadline(5000)).await;
+    assert!(!out.result.is_success);
+    let nested: Vec<_> = out
+        .result
+        .verifier_reports
+        .iter()
+        .flat_map(|r| r.nested_results.iter())
+        .filter(|n| n.error_reason == Some(ReasonCode::TooManyReferrers))
+        .collect();
+    assert_eq!(nested.len(), 1, "{:?}", out.result.verifier_reports);
+    assert!(
+        nested[0].message.contains("maxReferrersPerImage"),
+        "{}",
+        nested[0].message
     );
 }

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod cose;
 pub mod envelope;
+pub mod go_dn;
 pub mod jws;
 pub mod revocation;
 mod sigalg;

@@ -299,7 +299,7 @@ impl Verifier for NotationVerifier {
             .with_extensions(base);
         }
         // The signature manifest, checked here rather than trusted from the referrers list.
-        let raw = match ctx.store.manifest(&ctx.referrer.digest).await {
+        let raw = match ctx.store.manifest(ctx.referrer).await {
             Ok(raw) => raw,
             Err(e) => return VerifierOutcome::from(e).with_extensions(base),
         };

@@ -43,7 +43,8 @@ pub struct Failure {
 }
 
 /// Facts about the signature for the report (`extensions`). Field names follow Ratify where it
-/// has one (`Issuer`, `SN` = the leaf's subject name).
+/// has one (`Issuer`, `SN` = the leaf's subject name), and so does their text: Go's
+/// `pkix.Name.String()` (see [`crate::go_dn`]), so a Ratify issuer parameter matches.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Details {
     /// The leaf certificate's issuer.
@@ -313,8 +314,8 @@ fn describe(env: &Envelope, details: &mut Details) {
     details.expiry = env.expiry.map(rfc3339);
     if let Ok(certs) = chain::parse_chain(&env.certificates) {
         if let Some(leaf) = certs.first() {
-            details.issuer = Some(leaf.issuer().to_string());
-            details.subject = Some(leaf.subject().to_string());
+            details.issuer = Some(crate::go_dn::go_name_string(leaf.issuer()));
+            details.subject = Some(crate::go_dn::go_name_string(leaf.subject()));
             details.serial_number = Some(leaf.raw_serial_as_string().replace(':', ""));
         }
         details.certificates = certs

@@ -146,12 +146,76 @@ impl RegistryClient {
             .await
     }
 
+    /// Fetches the manifest a descriptor names (a referrer, an index child): by its digest, and
+    /// its byte length must equal the descriptor's `size`, as for blobs. Refused before fetching
+    /// when the descriptor announces more than the manifest limit; reading stops past the
+    /// announced size.
+    pub async fn fetch_described_manifest(
+        &self,
+        repo: &RepositoryRef,
+        descriptor: &Descriptor,
+        deadline: Instant,
+    ) -> Result<ResolvedManifest, RegistryError> {
+        self.get_described_manifest(repo, descriptor, &MANIFEST_ACCEPT.join(", "), deadline)
+            .await
+    }
+
+    pub(crate) async fn get_described_manifest(
+        &self,
+        repo: &RepositoryRef,
+        descriptor: &Descriptor,
+        accept: &str,
+        deadline: Instant,
+    ) -> Result<ResolvedManifest, RegistryError> {
+        let digest = &descriptor.digest;
+        let limit = self.inner.limits.max_manifest_bytes;
+        if descriptor.size > limit {
+            return Err(RegistryError::SizeLimitExceeded {
+                message: format!(
+                    "manifest {digest} of {repo} is {} bytes by its descriptor, over the manifest size limit of {limit} bytes; it was not fetched",
+                    descriptor.size
+                ),
+            });
+        }
+        let m = self
+            .get_manifest_sized(
+                repo,
+                &digest.to_string(),
+                accept,
+                deadline,
+                Some(descriptor.size),
+            )
+            .await?;
+        if m.descriptor.size != descriptor.size {
+            return Err(RegistryError::DigestMismatch {
+                message: format!(
+                    "registry {} served {} bytes for manifest {digest} of {repo}, whose descriptor announces {}",
+                    repo.registry, m.descriptor.size, descriptor.size
+                ),
+            });
+        }
+        Ok(m)
+    }
+
     pub(crate) async fn get_manifest(
         &self,
         repo: &RepositoryRef,
         reference: &str,
         accept: &str,
         deadline: Instant,
+    ) -> Result<ResolvedManifest, RegistryError> {
+        self.get_manifest_sized(repo, reference, accept, deadline, None)
+            .await
+    }
+
+    /// A manifest by tag or digest; with `announced_size`, reading stops past it.
+    async fn get_manifest_sized(
+        &self,
+        repo: &RepositoryRef,
+        reference: &str,
+        accept: &str,
+        deadline: Instant,
+        announced_size: Option<u64>,
     ) -> Result<ResolvedManifest, RegistryError> {
         let expected = manifest_reference(repo, reference)?;
         check_repository(repo)?;
@@ -190,8 +254,17 @@ impl RegistryClient {
             })
             .transpose()?;
         let limit = self.inner.limits.max_manifest_bytes;
-        let bytes = match read_limited(answer, limit, &repo.registry, &what, deadline).await? {
+        let read_limit = announced_size.map_or(limit, |n| n.min(limit));
+        let bytes = match read_limited(answer, read_limit, &repo.registry, &what, deadline).await? {
             Body::Complete(b) => b,
+            Body::TooLarge if read_limit < limit => {
+                return Err(RegistryError::DigestMismatch {
+                    message: format!(
+                        "registry {} served more than the {read_limit} bytes the descriptor of manifest {reference} of {repo} announces",
+                        repo.registry
+                    ),
+                })
+            }
             Body::TooLarge => {
                 return Err(RegistryError::SizeLimitExceeded {
                     message: format!(

@@ -93,6 +93,12 @@ pub enum RegistryError {
         /// The sentence.
         message: String,
     },
+    /// An artifact has more referrers than the discovery limit allows; none was examined.
+    #[error("{message}")]
+    TooManyReferrers {
+        /// The sentence.
+        message: String,
+    },
     /// A manifest or index could not be parsed.
     #[error("{message}")]
     InvalidManifest {
@@ -121,6 +127,7 @@ impl RegistryError {
             RegistryError::Timeout { .. } => ReasonCode::Timeout,
             RegistryError::DigestMismatch { .. } => ReasonCode::DigestMismatch,
             RegistryError::SizeLimitExceeded { .. } => ReasonCode::SizeLimitExceeded,
+            RegistryError::TooManyReferrers { .. } => ReasonCode::TooManyReferrers,
             RegistryError::InvalidManifest { .. } => ReasonCode::InvalidManifest,
             RegistryError::Config { .. } => ReasonCode::ConfigError,
         }

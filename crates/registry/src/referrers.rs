@@ -18,6 +18,11 @@ use crate::{Missing, RegistryClient, RegistryError, RepositoryRef};
 /// Pages of a referrers list followed at most; past it discovery fails rather than truncates.
 const MAX_PAGES: usize = 100;
 
+/// Default of [`DiscoveryOptions::max_referrers`]. Real images carry a handful of referrers (a
+/// signature or two per signer, an SBOM, a provenance, a scan per day kept for a few months);
+/// 128 leaves room for that while bounding the work one hostile list can cause.
+pub const DEFAULT_MAX_REFERRERS: usize = 128;
+
 /// Which discovery mechanisms to use, and an optional artifact type filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscoveryOptions {
@@ -29,6 +34,11 @@ pub struct DiscoveryOptions {
     pub cosign_tags: bool,
     /// Only referrers of this artifact type.
     pub artifact_type: Option<String>,
+    /// Referrers of one subject examined at most. A list longer than this (after merging and
+    /// deduplication) fails discovery with [`RegistryError::TooManyReferrers`] rather than being
+    /// truncated: which ones to drop cannot be chosen safely, and a partial list could hide the
+    /// signature a policy needs.
+    pub max_referrers: usize,
 }
 
 impl Default for DiscoveryOptions {
@@ -39,6 +49,7 @@ impl Default for DiscoveryOptions {
             tag_schema: true,
             cosign_tags: true,
             artifact_type: None,
+            max_referrers: DEFAULT_MAX_REFERRERS,
         }
     }
 }
@@ -69,7 +80,7 @@ impl RegistryClient {
     ) -> Result<Vec<Descriptor>, RegistryError> {
         let api = async {
             if opts.referrers_api {
-                self.referrers_api(repo, subject, opts.artifact_type.as_deref(), deadline)
+                self.referrers_api(repo, subject, opts, deadline)
                     .await
                     .map(Some)
             } else {
@@ -78,7 +89,9 @@ impl RegistryClient {
         };
         let tag_schema = async {
             if opts.tag_schema {
-                self.tag_schema(repo, subject, deadline).await.map(Some)
+                self.tag_schema(repo, subject, opts, deadline)
+                    .await
+                    .map(Some)
             } else {
                 Ok(None)
             }
@@ -111,6 +124,11 @@ impl RegistryClient {
             None => {}
         }
         found.extend(tag_schema?.unwrap_or_default());
+        // The limit holds before any referrer's manifest is fetched (refine), so a long list
+        // costs one parse and nothing more.
+        let mut seen = HashSet::new();
+        found.retain(|d| seen.insert(d.digest.clone()));
+        check_count(found.len(), repo, subject, opts)?;
         let mut found = self.refine_artifact_types(repo, found, deadline).await?;
         found.extend(cosign?);
 
@@ -123,22 +141,25 @@ impl RegistryClient {
             })
             .filter(|d| seen.insert(d.digest.clone()))
             .collect();
+        check_count(out.len(), repo, subject, opts)?;
         tracing::debug!(%repo, %subject, count = out.len(), "referrers listed");
         Ok(out)
     }
 
-    /// `GET /v2/<name>/referrers/<digest>[?artifactType=]`, following `Link: rel="next"`.
+    /// `GET /v2/<name>/referrers/<digest>[?artifactType=]`, following `Link: rel="next"`. Stops
+    /// with [`RegistryError::TooManyReferrers`] as soon as the pages read hold more wanted
+    /// entries than the limit, so an endless or huge list is never read to its end.
     async fn referrers_api(
         &self,
         repo: &RepositoryRef,
         subject: &Digest,
-        artifact_type: Option<&str>,
+        opts: &DiscoveryOptions,
         deadline: Instant,
     ) -> Result<ApiAnswer, RegistryError> {
         crate::client::check_repository(repo)?;
         let host = self.host(&repo.registry)?;
         let mut url = host.url(&format!("v2/{}/referrers/{subject}", repo.repository))?;
-        if let Some(at) = artifact_type {
+        if let Some(at) = &opts.artifact_type {
             url.query_pairs_mut().append_pair("artifactType", at);
         }
         let limit = self.inner.limits.max_manifest_bytes;
@@ -191,7 +212,8 @@ impl RegistryClient {
                     ),
                 }
             })?;
-            out.extend(index.manifests);
+            out.extend(index.manifests.into_iter().filter(|d| wanted(d, opts)));
+            check_count(out.len(), repo, subject, opts)?;
             let Some(next) = next else {
                 return Ok(ApiAnswer::Listed(out));
             };
@@ -219,6 +241,7 @@ impl RegistryClient {
         &self,
         repo: &RepositoryRef,
         subject: &Digest,
+        opts: &DiscoveryOptions,
         deadline: Instant,
     ) -> Result<Vec<Descriptor>, RegistryError> {
         let tag = subject.referrers_tag();
@@ -235,7 +258,13 @@ impl RegistryClient {
                     "the referrers tag {tag} in {repo} does not point to an image index: {e}"
                 ),
             })?;
-        Ok(index.manifests)
+        let listed: Vec<Descriptor> = index
+            .manifests
+            .into_iter()
+            .filter(|d| wanted(d, opts))
+            .collect();
+        check_count(listed.len(), repo, subject, opts)?;
+        Ok(listed)
     }
 
     /// Fills in the artifact type of entries that lack one or carry the empty-config type.
@@ -266,7 +295,7 @@ impl RegistryClient {
                     return Ok(d);
                 }
                 let m = self
-                    .get_manifest(repo, &d.digest.to_string(), &accept, deadline)
+                    .get_described_manifest(repo, &d, &accept, deadline)
                     .await?;
                 let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
                     RegistryError::InvalidManifest {
@@ -321,6 +350,34 @@ impl RegistryClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// True when `d` passes the artifact type filter of `opts`. Entries without a type pass when
+/// filtering, since their type is only known once their manifest is read.
+fn wanted(d: &Descriptor, opts: &DiscoveryOptions) -> bool {
+    match (&opts.artifact_type, d.artifact_type.as_deref()) {
+        (None, _) => true,
+        (Some(want), Some(have)) if !have.is_empty() && have != OCI_EMPTY => have == want,
+        (Some(_), _) => true,
+    }
+}
+
+/// Fails when `count` referrers of `subject` exceed the limit.
+fn check_count(
+    count: usize,
+    repo: &RepositoryRef,
+    subject: &Digest,
+    opts: &DiscoveryOptions,
+) -> Result<(), RegistryError> {
+    if count <= opts.max_referrers {
+        return Ok(());
+    }
+    Err(RegistryError::TooManyReferrers {
+        message: format!(
+            "{repo}@{subject} has more than {} referrers (discovery.maxReferrers); none was examined. Remove stale referrers from the registry or raise the limit",
+            opts.max_referrers
+        ),
+    })
 }
 
 /// The target of the `rel="next"` link in one `Link` header value, if any.

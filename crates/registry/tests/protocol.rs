@@ -147,7 +147,7 @@ async fn referrers_pages_are_followed_and_filtered() {
         referrers_api: true,
         tag_schema: false,
         cosign_tags: false,
-        artifact_type: None,
+        ..DiscoveryOptions::default()
     };
     let got = c
         .referrers(&repo, &subject, &only_api, soon())
@@ -465,4 +465,169 @@ async fn announced_digest_must_match_the_content() {
         .unwrap();
     assert_eq!(ok.descriptor.digest, Digest::sha256_of(&body));
     assert_eq!(ok.descriptor.size, body.len() as u64);
+}
+
+/// `n` referrers of distinct digests, `artifactType` given or left out (untyped entries would
+/// each need their manifest fetched to learn their type).
+fn many_referrers(n: usize, artifact_type: Option<&str>) -> Vec<u8> {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            let d = Digest::sha256_of(format!("fake referrer {i}").as_bytes());
+            let at = artifact_type
+                .map(|a| format!(r#","artifactType":"{a}""#))
+                .unwrap_or_default();
+            format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":512{at}}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        items.join(",")
+    )
+    .into_bytes()
+}
+
+fn api_only(max_referrers: usize) -> DiscoveryOptions {
+    DiscoveryOptions {
+        referrers_api: true,
+        tag_schema: false,
+        cosign_tags: false,
+        max_referrers,
+        ..DiscoveryOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_referrers_list_over_the_limit_fails_closed_before_any_referrer_is_fetched() {
+    let m = Mock::start().await;
+    let subject = Digest::sha256_of(b"subject");
+    // 15,000 untyped entries (about 2 MB, under the manifest limit), as a hostile registry sent.
+    let path = format!("/v2/many/referrers/{subject}");
+    m.on(
+        &path,
+        Canned::json(200, OCI_INDEX, many_referrers(15_000, None)),
+    );
+    let obs = Arc::new(Recorder::default());
+    let c = client_for(&m, None, obs.clone());
+    let repo = RepositoryRef::new(m.host(), "many");
+    let e = c
+        .referrers(&repo, &subject, &api_only(128), soon())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TooManyReferrers, "{e}");
+    assert!(e.to_string().contains("more than 128 referrers"), "{e}");
+    assert!(e.to_string().contains("discovery.maxReferrers"), "{e}");
+    assert_eq!(
+        obs.0.lock().unwrap().len(),
+        1,
+        "only the list itself is fetched, no referrer manifest"
+    );
+
+    // At the limit it is listed (typed entries: nothing else to fetch); one more fails.
+    let path = format!("/v2/edge/referrers/{subject}");
+    m.on(
+        &path,
+        Canned::json(200, OCI_INDEX, many_referrers(128, Some("application/x"))),
+    );
+    let repo = RepositoryRef::new(m.host(), "edge");
+    let got = c
+        .referrers(&repo, &subject, &api_only(128), soon())
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 128);
+    let e = c
+        .referrers(&repo, &subject, &api_only(127), soon())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TooManyReferrers, "{e}");
+}
+
+#[tokio::test]
+async fn pagination_stops_as_soon_as_the_limit_is_passed() {
+    let m = Mock::start().await;
+    let subject = Digest::sha256_of(b"subject");
+    let base = format!("/v2/pages/referrers/{subject}");
+    // Pages of 50 distinct entries, each linking to the next, 10 pages in all.
+    for page in 0..10 {
+        let path = if page == 0 {
+            base.clone()
+        } else {
+            format!("{base}?page={page}")
+        };
+        let entries: Vec<(Digest, &str)> = (0..50)
+            .map(|i| {
+                (
+                    Digest::sha256_of(format!("p{page}-{i}").as_bytes()),
+                    "application/x",
+                )
+            })
+            .collect();
+        m.on(
+            &path,
+            Canned::json(200, OCI_INDEX, mock::index(&entries)).header(
+                "link",
+                &format!(r#"<{base}?page={}>; rel="next""#, page + 1),
+            ),
+        );
+    }
+    let c = client_for(&m, None, Arc::default());
+    let repo = RepositoryRef::new(m.host(), "pages");
+    let e = c
+        .referrers(&repo, &subject, &api_only(120), soon())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TooManyReferrers, "{e}");
+    assert_eq!(
+        m.hits(&format!("{base}?page=2")),
+        1,
+        "the third page passes 120"
+    );
+    assert_eq!(
+        m.hits(&format!("{base}?page=3")),
+        0,
+        "nothing read past the limit"
+    );
+}
+
+#[tokio::test]
+async fn a_manifest_fetched_through_a_descriptor_must_have_its_size() {
+    let m = Mock::start().await;
+    let bytes = mock::manifest("sized", Some("application/x"));
+    let digest = Digest::sha256_of(&bytes);
+    m.on(
+        &format!("/v2/sized/manifests/{digest}"),
+        Canned::json(200, OCI_MANIFEST, bytes.clone()),
+    );
+    let c = client_for(&m, None, Arc::default());
+    let repo = RepositoryRef::new(m.host(), "sized");
+    let descriptor = |size: u64| -> signet_types::Descriptor {
+        serde_json::from_value(serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": digest.to_string(), "size": size
+        }))
+        .unwrap()
+    };
+    let ok = c
+        .fetch_described_manifest(&repo, &descriptor(bytes.len() as u64), soon())
+        .await
+        .unwrap();
+    assert_eq!(ok.bytes.as_ref(), bytes.as_slice());
+    for wrong in [bytes.len() as u64 - 1, bytes.len() as u64 + 1] {
+        let e = c
+            .fetch_described_manifest(&repo, &descriptor(wrong), soon())
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason(), ReasonCode::DigestMismatch, "{wrong}: {e}");
+        assert!(
+            e.to_string().contains(&format!("announces {wrong}"))
+                || e.to_string().contains(&format!("the {wrong} bytes")),
+            "{e}"
+        );
+    }
+    // Announced over the manifest limit: refused without a request.
+    let before = m.hits(&format!("/v2/sized/manifests/{digest}"));
+    let e = c
+        .fetch_described_manifest(&repo, &descriptor(64 * 1024 * 1024), soon())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::SizeLimitExceeded, "{e}");
+    assert_eq!(m.hits(&format!("/v2/sized/manifests/{digest}")), before);
 }

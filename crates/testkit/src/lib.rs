@@ -53,7 +53,7 @@ mod registry;
 
 pub use blackhole::Blackhole;
 pub use ca::{CertKey, TestCa};
-pub use lying::{LyingRegistry, BIG_MANIFEST_SIZE, SLOW_DELAY};
+pub use lying::{LyingRegistry, BIG_MANIFEST_SIZE, MANY_REFERRERS, SLOW_DELAY};
 pub use registry::{cosign_generate_key_pair, Registry, RegistryKind};
 
 /// How long helpers wait for a started component to become ready before giving up.

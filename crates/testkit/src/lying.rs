@@ -21,6 +21,9 @@ use tokio::sync::oneshot;
 /// spec says registries must accept and clients commonly cap manifests at.
 pub const BIG_MANIFEST_SIZE: usize = 5 * 1024 * 1024;
 
+/// Fake referrers `lie/many*` lists.
+pub const MANY_REFERRERS: usize = 15_000;
+
 /// How long `lie/slow*` waits before answering.
 pub const SLOW_DELAY: Duration = Duration::from_secs(10);
 
@@ -40,6 +43,7 @@ pub const SLOW_DELAY: Duration = Duration::from_secs(10);
 /// | `lie/ratelimit*` | the 1st request answers 429 with `Retry-After: 1`, later ones are valid |
 /// | `lie/flaky*` | the 1st and 2nd requests answer 503, later ones are valid |
 /// | `lie/slow*` | every request waits [`SLOW_DELAY`] (10 s) before a valid answer |
+/// | `lie/many*` | the referrers API lists [`MANY_REFERRERS`] fake Notary Project signature descriptors (about 3.3 MB, under the manifest limit) that no manifest stands behind |
 /// | anything else | valid |
 ///
 /// "Request" means any request under `/v2/<repo>/` (GET or HEAD of manifests, blobs, referrers,
@@ -68,6 +72,7 @@ enum Mode {
     RateLimit,
     Flaky,
     Slow,
+    Many,
 }
 
 fn mode(repo: &str) -> Mode {
@@ -77,6 +82,7 @@ fn mode(repo: &str) -> Mode {
         ("lie/ratelimit", Mode::RateLimit),
         ("lie/flaky", Mode::Flaky),
         ("lie/slow", Mode::Slow),
+        ("lie/many", Mode::Many),
     ];
     table
         .iter()
@@ -410,7 +416,18 @@ async fn handle(State(state): State<Arc<Inner>>, method: Method, uri: Uri) -> Re
             }
         }
         "referrers" => {
-            let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
+            let manifests: Vec<serde_json::Value> = if mode == Mode::Many {
+                (0..MANY_REFERRERS)
+                    .map(|i| {
+                        let d = Digest::sha256_of(format!("{repo} fake referrer {i}").as_bytes());
+                        json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": 512,
+                               "artifactType": "application/vnd.cncf.notary.signature"})
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
             let bytes = body.to_string().into_bytes();
             let digest = Digest::sha256_of(&bytes);
             content(&method, OCI_INDEX, bytes, &digest)

@@ -24,6 +24,9 @@ pub enum ReasonCode {
     SignatureExpired,
     /// A certificate of the signing chain is outside its validity period at the time that counts.
     CertificateExpired,
+    /// A certificate of the signing chain breaks the certificate rules of its signature
+    /// scheme (key usage, extended key usage, basic constraints, key type or size).
+    InvalidCertificate,
     /// A timestamp countersignature is missing where required, untrusted or does not verify.
     InvalidTimestamp,
     /// A certificate of the chain is revoked.
@@ -60,6 +63,8 @@ pub enum ReasonCode {
     DigestMismatch,
     /// Fetched content exceeded a configured size limit.
     SizeLimitExceeded,
+    /// An artifact has more referrers than `discovery.maxReferrers`: none is examined.
+    TooManyReferrers,
     /// A manifest or index could not be parsed.
     InvalidManifest,
     /// Signet's own configuration is invalid for this request.
@@ -78,6 +83,7 @@ impl ReasonCode {
         ReasonCode::SubjectMismatch,
         ReasonCode::SignatureExpired,
         ReasonCode::CertificateExpired,
+        ReasonCode::InvalidCertificate,
         ReasonCode::InvalidTimestamp,
         ReasonCode::CertificateRevoked,
         ReasonCode::RevocationUnknown,
@@ -96,6 +102,7 @@ impl ReasonCode {
         ReasonCode::Timeout,
         ReasonCode::DigestMismatch,
         ReasonCode::SizeLimitExceeded,
+        ReasonCode::TooManyReferrers,
         ReasonCode::InvalidManifest,
         ReasonCode::ConfigError,
         ReasonCode::InternalError,
@@ -111,6 +118,7 @@ impl ReasonCode {
             ReasonCode::SubjectMismatch => "SUBJECT_MISMATCH",
             ReasonCode::SignatureExpired => "SIGNATURE_EXPIRED",
             ReasonCode::CertificateExpired => "CERTIFICATE_EXPIRED",
+            ReasonCode::InvalidCertificate => "INVALID_CERTIFICATE",
             ReasonCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ReasonCode::CertificateRevoked => "CERTIFICATE_REVOKED",
             ReasonCode::RevocationUnknown => "REVOCATION_UNKNOWN",
@@ -129,6 +137,7 @@ impl ReasonCode {
             ReasonCode::Timeout => "TIMEOUT",
             ReasonCode::DigestMismatch => "DIGEST_MISMATCH",
             ReasonCode::SizeLimitExceeded => "SIZE_LIMIT_EXCEEDED",
+            ReasonCode::TooManyReferrers => "TOO_MANY_REFERRERS",
             ReasonCode::InvalidManifest => "INVALID_MANIFEST",
             ReasonCode::ConfigError => "CONFIG_ERROR",
             ReasonCode::InternalError => "INTERNAL_ERROR",
@@ -168,6 +177,7 @@ impl ReasonCode {
                 | ReasonCode::SubjectMismatch
                 | ReasonCode::SignatureExpired
                 | ReasonCode::CertificateExpired
+                | ReasonCode::InvalidCertificate
                 | ReasonCode::InvalidTimestamp
                 | ReasonCode::CertificateRevoked
                 | ReasonCode::RevocationUnknown

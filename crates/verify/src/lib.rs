@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use signet_types::{Descriptor, Digest, ReasonCode};
+use signet_types::{Descriptor, ReasonCode};
 use tokio::time::Instant;
 
 /// Why content could not be fetched. Carries the reason code the report will show.
@@ -29,8 +29,9 @@ pub struct FetchError {
 /// Access to the content of one repository, verified against digests and size limits.
 #[async_trait]
 pub trait ContentStore: Send + Sync + Debug {
-    /// The raw bytes of the manifest with this digest (checked against the digest).
-    async fn manifest(&self, digest: &Digest) -> Result<Bytes, FetchError>;
+    /// The raw bytes of the manifest this descriptor names (checked against its digest and its
+    /// size).
+    async fn manifest(&self, descriptor: &Descriptor) -> Result<Bytes, FetchError>;
     /// The raw bytes of the blob this descriptor names (checked against digest and size).
     async fn blob(&self, descriptor: &Descriptor) -> Result<Bytes, FetchError>;
 }
