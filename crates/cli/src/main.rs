@@ -170,14 +170,14 @@ fn load_config(path: &Path) -> Result<Config, Exit> {
     signet_config::load(path).map_err(|e| Exit(2, anyhow::Error::new(e)))
 }
 
-fn build_engine(config: &Config, metrics: EngineMetrics) -> Result<Engine, Exit> {
+fn build_engine(path: &Path, config: &Config, metrics: EngineMetrics) -> Result<Engine, Exit> {
     signet_engine::build(config, &verifiers::factories(), metrics)
         .map(|b| b.engine)
         .map_err(|issues| {
             Exit(
                 2,
                 anyhow::Error::new(ConfigError::Invalid {
-                    file: config.base_dir.display().to_string(),
+                    file: path.display().to_string(),
                     issues,
                 }),
             )
@@ -223,7 +223,7 @@ async fn serve(path: &Path) -> Result<u8, Exit> {
     let config = load_config(path)?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = EngineMetrics::register(&mut registry);
-    let engine = build_engine(&config, metrics)?;
+    let engine = build_engine(path, &config, metrics)?;
     tracing::info!(
         verifiers = engine.verifier_count(),
         fingerprint = engine.fingerprint(),
@@ -249,7 +249,7 @@ async fn verify(
     images: &[String],
 ) -> Result<u8, Exit> {
     let config = load_config(path)?;
-    let engine = build_engine(&config, EngineMetrics::default())?;
+    let engine = build_engine(path, &config, EngineMetrics::default())?;
     let deadline = Instant::now() + timeout.unwrap_or(config.server.request_deadline);
     let items = engine.verify_keys(images, deadline).await;
     for item in &items {
@@ -330,7 +330,11 @@ async fn resolve(path: Option<&Path>, timeout: Duration, images: &[String]) -> R
         None => signet_config::parse("server:\n  plainHTTP: true\n", Path::new("."))
             .map_err(|i| Exit(2, anyhow::anyhow!("default configuration invalid: {i:?}")))?,
     };
-    let engine = build_engine(&config, EngineMetrics::default())?;
+    let engine = build_engine(
+        path.unwrap_or(Path::new("<built-in default configuration>")),
+        &config,
+        EngineMetrics::default(),
+    )?;
     let deadline = Instant::now() + timeout;
     let items = engine.mutate_keys(images, deadline).await;
     let mut code = 0;

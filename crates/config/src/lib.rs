@@ -7,6 +7,7 @@
 //! `docs/configuration.md` documents each field.
 #![warn(missing_docs)]
 
+pub mod depth;
 pub mod duration;
 pub mod raw;
 mod validate;
@@ -226,9 +227,20 @@ impl PolicyConfig {
     }
 }
 
+/// Reads at most one byte past [`depth::MAX_CONFIG_BYTES`], so a huge file (or a device) is
+/// refused by `parse` without being read whole.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(depth::MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Loads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read_bounded(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -166,6 +166,16 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigIssue>> {
     if text.trim().is_empty() {
         return Ok(RawConfig::default());
     }
+    if text.len() as u64 > crate::depth::MAX_CONFIG_BYTES {
+        return Err(vec![ConfigIssue {
+            path: String::new(),
+            message: format!(
+                "the configuration is larger than the limit of {} bytes",
+                crate::depth::MAX_CONFIG_BYTES
+            ),
+        }]);
+    }
+    crate::depth::check(text).map_err(|issue| vec![issue])?;
     let de = serde_yaml_ng::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -228,11 +228,19 @@ async fn steps(
     let certs = match chain::check_chain(&env.certificates, Purpose::CodeSigning) {
         Ok(certs) => Some(certs),
         Err(e) => {
-            run.failed(
-                Validation::Authenticity,
-                ReasonCode::InvalidSignature,
-                format!("the signing certificate chain does not meet the Notary Project requirements: {e}"),
-            )?;
+            // A certificate that breaks a rule of the scheme (key usage, EKU, CA constraints,
+            // key size, algorithm) is a certificate problem, not a bad signature.
+            let (reason, what) = match e {
+                chain::ChainError::Requirement { .. } | chain::ChainError::Algorithm { .. } => (
+                    ReasonCode::InvalidCertificate,
+                    "a certificate of the signing chain breaks a Notary Project certificate rule",
+                ),
+                _ => (
+                    ReasonCode::InvalidSignature,
+                    "the signing certificate chain does not meet the Notary Project requirements",
+                ),
+            };
+            run.failed(Validation::Authenticity, reason, format!("{what}: {e}"))?;
             chain::parse_chain(&env.certificates).ok()
         }
     };

@@ -345,3 +345,30 @@ async fn an_expired_certificate_is_rescued_only_by_a_trusted_timestamp() {
         .await;
     assert!(v.failure.is_none() && v.warnings.len() == 1, "{v:#?}");
 }
+
+#[tokio::test]
+async fn a_leaf_for_tls_servers_is_a_certificate_rule_failure() {
+    let s = Setup::new();
+    std::fs::write(
+        s.pki.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    s.leaf("webserver", 3600);
+    let env = s.envelope("webserver", None);
+    let v = s
+        .verify(&env, json!({"level": "strict"}), &["ca:acme"])
+        .await;
+    let failure = v.failure.as_ref().expect("a serverAuth leaf fails");
+    assert_eq!(failure.reason, ReasonCode::InvalidCertificate, "{v:#?}");
+    assert!(
+        failure.message.contains("certificate rule"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("serverAuth"),
+        "{}",
+        failure.message
+    );
+}

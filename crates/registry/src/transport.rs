@@ -516,7 +516,7 @@ pub(crate) async fn read_limited(
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
             .map_err(|_| RegistryError::timeout(format!("reading the answer to {what}")))?
-            .map_err(|e| classify(e, label, false, what))?;
+            .map_err(|e| classify_body(e, label, what))?;
         let Some(chunk) = chunk else { break };
         if (buf.len() as u64).saturating_add(chunk.len() as u64) > limit {
             return Ok(Body::TooLarge);
@@ -639,6 +639,19 @@ pub(crate) fn classify(
         message: format!("cannot reach registry {label} {how} ({what}): {chain}"),
         source: Some(e),
     }
+}
+
+/// Turns an error met while reading a body (the connection was made and the status received)
+/// into a reason: a TLS failure or a timeout as before, anything else an answer cut off, never
+/// "cannot reach", which would send the reader after the wrong problem.
+fn classify_body(e: reqwest::Error, label: &str, what: &str) -> RegistryError {
+    if tls_cause(&e).is_some() || e.is_timeout() {
+        return classify(e, label, false, what);
+    }
+    RegistryError::protocol(format!(
+        "registry {label} broke off its answer to {what} before the end of the body: {}",
+        error_chain(&e)
+    ))
 }
 
 /// The rustls error somewhere in the chain, if any. `io::Error` hides its inner error from

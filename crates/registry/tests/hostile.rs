@@ -305,3 +305,32 @@ async fn per_host_concurrency_bounds_requests_in_flight() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_body_cut_off_by_a_plain_http_registry_says_so() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n{\"schemaVersion\":2,";
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    let c = client(&host, true, Arc::new(Statuses::default()));
+    let r = ImageReference::parse(&format!("{host}/app:v1")).unwrap();
+    let e = c
+        .resolve(&r, Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.reason(), ReasonCode::RegistryError, "{text}");
+    assert!(text.contains("broke off its answer"), "{text}");
+    assert!(
+        !text.contains("HTTPS") && !text.contains("cannot reach"),
+        "{text}"
+    );
+}
