@@ -21,6 +21,7 @@ mod observer;
 mod reference;
 mod referrers;
 mod settings;
+mod tls;
 mod transport;
 
 pub use client::{RegistryClient, ResolvedManifest};

@@ -102,17 +102,20 @@ pub(crate) fn build_http(
         .user_agent(user_agent)
         .redirect(reqwest::redirect::Policy::limited(5));
     if let Some(pem) = &settings.ca_bundle_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-            RegistryError::config(format!("the CA bundle for {label} is not valid PEM: {e}"))
-        })?;
+        let certs: Vec<rustls::pki_types::CertificateDer<'static>> =
+            rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    RegistryError::config(format!(
+                        "the CA bundle for {label} is not valid PEM: {e}"
+                    ))
+                })?;
         if certs.is_empty() {
             return Err(RegistryError::config(format!(
                 "the CA bundle for {label} holds no certificate"
             )));
         }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
+        builder = builder.use_preconfigured_tls(crate::tls::client_config(certs, label)?);
     }
     builder.build().map_err(|e| {
         RegistryError::config(format!("cannot build the HTTP client for {label}: {e}"))
@@ -613,16 +616,9 @@ pub(crate) fn classify(
     plain_http: bool,
     what: &str,
 ) -> RegistryError {
-    if let Some(tls) = tls_cause(&e) {
-        let hint = if tls.contains("InvalidContentType") || tls.contains("corrupt message") {
-            "; the server does not seem to speak TLS (if it serves plain HTTP on purpose, set plainHTTP for this host)"
-        } else if tls.contains("UnknownIssuer") || tls.contains("certificate") {
-            "; if the registry uses a private CA, configure its CA bundle for this host"
-        } else {
-            ""
-        };
+    if let Some(tls) = tls_cause(&e, label) {
         return RegistryError::Tls {
-            message: format!("TLS with registry {label} failed ({what}): {tls}{hint}"),
+            message: format!("TLS with registry {label} failed ({what}): {tls}"),
             source: Some(e),
         };
     }
@@ -645,7 +641,7 @@ pub(crate) fn classify(
 /// into a reason: a TLS failure or a timeout as before, anything else an answer cut off, never
 /// "cannot reach", which would send the reader after the wrong problem.
 fn classify_body(e: reqwest::Error, label: &str, what: &str) -> RegistryError {
-    if tls_cause(&e).is_some() || e.is_timeout() {
+    if tls_cause(&e, label).is_some() || e.is_timeout() {
         return classify(e, label, false, what);
     }
     RegistryError::protocol(format!(
@@ -654,13 +650,14 @@ fn classify_body(e: reqwest::Error, label: &str, what: &str) -> RegistryError {
     ))
 }
 
-/// The rustls error somewhere in the chain, if any. `io::Error` hides its inner error from
-/// `source()` (and hyper nests one `io::Error` in another), so each one is opened with `get_ref`.
-fn tls_cause(e: &reqwest::Error) -> Option<String> {
+/// The rustls error somewhere in the chain, if any, in words (see [`crate::tls::describe`]).
+/// `io::Error` hides its inner error from `source()` (and hyper nests one `io::Error` in
+/// another), so each one is opened with `get_ref`.
+fn tls_cause(e: &reqwest::Error, label: &str) -> Option<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(r) = find_rustls(err) {
-            return Some(r.to_string());
+            return Some(crate::tls::describe(r, label));
         }
         cur = err.source();
     }

@@ -12,7 +12,9 @@ use signet_registry::{
     ClientSettings, Credentials, DiscoveryOptions, DockerConfig, HostSettings, ImageReference,
     NoopObserver, RegistryClient, RepositoryRef,
 };
-use signet_testkit::{cosign_generate_key_pair, run_ok, vectors_dir, Registry, RegistryKind};
+use signet_testkit::{
+    cosign_generate_key_pair, run_ok, vectors_dir, Registry, RegistryKind, TestCa,
+};
 use signet_types::oci::{
     COSIGN_SIGNATURE_ARTIFACT_TYPE, NOTATION_SIGNATURE_ARTIFACT_TYPE, OCI_EMPTY,
     SIGSTORE_BUNDLE_ARTIFACT_TYPE,
@@ -483,7 +485,7 @@ async fn tls_problems_are_tls_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.reason(), ReasonCode::TlsError, "{e}");
-    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+    assert!(e.to_string().contains("not issued by a trusted CA"), "{e}");
 
     // Plain HTTP to the TLS port: Go's TLS server answers 400 "Client sent an HTTP request to
     // an HTTPS server", which is reported as a TLS mismatch.
@@ -537,4 +539,77 @@ async fn a_bad_ca_bundle_is_a_config_error() {
     .unwrap_err();
     assert_eq!(e.reason(), ReasonCode::ConfigError, "{e}");
     assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+}
+
+#[tokio::test]
+async fn a_self_signed_registry_certificate_is_trusted_when_it_is_the_hosts_ca_bundle() {
+    let reg = Registry::start_distribution_self_signed().await.unwrap();
+    reg.push_sample_image("app", "v1", "self-signed")
+        .await
+        .unwrap();
+    let pinned = std::fs::read(reg.ca_file().unwrap()).unwrap();
+    let with = |pem: Vec<u8>| HostSettings {
+        ca_bundle_pem: Some(pem),
+        ..HostSettings::default()
+    };
+    let r = ImageReference::parse(&reg.reference("app:v1")).unwrap();
+    // The certificate itself as the host's CA bundle: accepted, as Go clients do.
+    let resolved = client_with(reg.host(), with(pinned.clone()))
+        .resolve(&r, deadline())
+        .await
+        .unwrap();
+    assert_eq!(resolved.descriptor.size as usize, resolved.bytes.len());
+
+    // Not configured: refused, and the message says what to do, in words.
+    let e = client_with(reg.host(), HostSettings::default())
+        .resolve(&r, deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TlsError, "{e}");
+    let text = e.to_string();
+    // webpki looks at the certificate's own constraints first: a CA certificate as the
+    // server's, which the message explains with the fix.
+    assert!(
+        text.contains("presents a CA certificate (basicConstraints CA:TRUE) as its own")
+            && text.contains("caFile"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("CaUsedAsEndEntity") && !text.contains("Other("),
+        "{text}"
+    );
+
+    // Another self-signed CA in the bundle: webpki's rules, CA-as-end-entity said in words.
+    let other = TestCa::new("unrelated");
+    let e = client_with(reg.host(), with(other.cert_pem().into_bytes()))
+        .resolve(&r, deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TlsError, "{e}");
+    let text = e.to_string();
+    assert!(
+        !text.contains("Other(") && !text.contains("OtherError"),
+        "{text}"
+    );
+
+    // The pinned certificate is still checked for the host name: `localhost` is not in it.
+    let by_name = ImageReference::parse(&format!("localhost:{}/app:v1", reg.port())).unwrap();
+    let mut hosts = HashMap::new();
+    hosts.insert(format!("localhost:{}", reg.port()), with(pinned));
+    let e = RegistryClient::new(
+        ClientSettings {
+            hosts,
+            ..ClientSettings::default()
+        },
+        Arc::new(NoopObserver),
+    )
+    .unwrap()
+    .resolve(&by_name, deadline())
+    .await
+    .unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::TlsError, "{e}");
+    assert!(
+        e.to_string().contains("not issued for this host name"),
+        "{e}"
+    );
 }

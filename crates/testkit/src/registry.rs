@@ -65,16 +65,26 @@ impl Registry {
     /// `Accept` header (else 404), and a single-POST monolithic upload is ignored, so blobs are
     /// uploaded with POST then PUT `?digest=`.
     pub async fn start_distribution() -> Result<Registry> {
-        Self::start_distribution_with(true, true).await
+        Self::start_distribution_with(Some(ServerCert::PrivateCa), true).await
+    }
+
+    /// Starts `docker-registry` over TLS with a self-signed certificate made by `openssl req
+    /// -x509` (OpenSSL 3 marks it `CA:TRUE`, as Docker's self-signed registry recipe does), valid
+    /// for `127.0.0.1` only, no auth. [`Registry::ca_file`] is that very certificate. The test
+    /// kit's own client accepts it without checks (it is the fixture, not the client under test).
+    pub async fn start_distribution_self_signed() -> Result<Registry> {
+        Self::start_distribution_with(Some(ServerCert::SelfSigned), false).await
     }
 
     /// Starts `docker-registry` over plain HTTP without auth: for tests that want the tag-schema
     /// fallback without TLS or credentials in the way. Ready once `GET /v2/` answers 200.
     pub async fn start_distribution_plain_noauth() -> Result<Registry> {
-        Self::start_distribution_with(false, false).await
+        Self::start_distribution_with(None, false).await
     }
 
-    async fn start_distribution_with(tls: bool, auth: bool) -> Result<Registry> {
+    async fn start_distribution_with(cert: Option<ServerCert>, auth: bool) -> Result<Registry> {
+        let tls = cert.is_some();
+        let self_signed = cert == Some(ServerCert::SelfSigned);
         let dir = tempfile::Builder::new()
             .prefix("signet-distribution-")
             .tempdir()
@@ -83,13 +93,33 @@ impl Registry {
         let storage = root.join("storage");
         std::fs::create_dir_all(&storage)?;
 
-        let ca_file = if tls {
-            let ca = TestCa::new("signet testkit registry CA");
-            let server = ca.issue_server(&["127.0.0.1", "localhost"]);
-            server.write(&root, "registry-tls");
-            Some(ca.write_cert(&root.join("registry-ca.pem")))
-        } else {
-            None
+        let ca_file = match cert {
+            Some(ServerCert::PrivateCa) => {
+                let ca = TestCa::new("signet testkit registry CA");
+                let server = ca.issue_server(&["127.0.0.1", "localhost"]);
+                server.write(&root, "registry-tls");
+                Some(ca.write_cert(&root.join("registry-ca.pem")))
+            }
+            Some(ServerCert::SelfSigned) => {
+                run_ok(
+                    Command::new("openssl")
+                        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+                        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+                        .args([
+                            "-subj",
+                            "/CN=127.0.0.1",
+                            "-addext",
+                            "subjectAltName=IP:127.0.0.1",
+                        ])
+                        .arg("-keyout")
+                        .arg(root.join("registry-tls.key"))
+                        .arg("-out")
+                        .arg(root.join("registry-tls.crt")),
+                )
+                .context("openssl req -x509 makes the self-signed registry certificate")?;
+                Some(root.join("registry-tls.crt"))
+            }
+            None => None,
         };
         let credentials = if auth {
             let user = "signet".to_string();
@@ -113,7 +143,8 @@ impl Registry {
         } else {
             StatusCode::OK
         };
-        let launch = launch_with_retries(&log, expected, tls, ca_file.as_deref(), |port| {
+        let client = http_client(ca_file.as_deref(), self_signed)?;
+        let launch = launch_with_retries(&log, expected, tls, &client, |port| {
             let mut config = format!(
                 "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
                 storage = storage.display()
@@ -161,6 +192,7 @@ impl Registry {
             RegistryKind::Distribution,
             launch,
             tls,
+            client,
             ca_file,
             credentials,
             docker_config_dir,
@@ -187,7 +219,8 @@ impl Registry {
             );
         }
         let log = root.join("registry.log");
-        let launch = launch_with_retries(&log, StatusCode::OK, false, None, |port| {
+        let client = http_client(None, false)?;
+        let launch = launch_with_retries(&log, StatusCode::OK, false, &client, |port| {
             let mut cmd = Command::new(&bin);
             cmd.env("FERRO_OCI_LISTEN", format!("127.0.0.1:{port}"))
                 .env("FERRO_OCI_STORAGE_DIR", &storage)
@@ -200,6 +233,7 @@ impl Registry {
             RegistryKind::Ferro,
             launch,
             false,
+            client,
             None,
             None,
             None,
@@ -213,6 +247,7 @@ impl Registry {
         kind: RegistryKind,
         launch: Launch,
         tls: bool,
+        http: reqwest::Client,
         ca_file: Option<PathBuf>,
         credentials: Option<(String, String)>,
         docker_config_dir: Option<PathBuf>,
@@ -221,7 +256,6 @@ impl Registry {
     ) -> Result<Registry> {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home)?;
-        let http = http_client(ca_file.as_deref())?;
         Ok(Registry {
             kind,
             port: launch.port,
@@ -738,12 +772,23 @@ pub fn cosign_generate_key_pair(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cosign.key"), dir.join("cosign.pub"))
 }
 
-fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client> {
+/// How a TLS registry's server certificate is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerCert {
+    /// Issued by a private test CA ([`TestCa`]).
+    PrivateCa,
+    /// Self-signed by `openssl req -x509` (CA:TRUE).
+    SelfSigned,
+}
+
+fn http_client(ca_file: Option<&Path>, accept_any: bool) -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5));
-    if let Some(ca) = ca_file {
+    if accept_any {
+        b = b.use_rustls_tls().danger_accept_invalid_certs(true);
+    } else if let Some(ca) = ca_file {
         let pem = std::fs::read(ca)?;
         b = b
             .use_rustls_tls()
@@ -760,13 +805,12 @@ async fn launch_with_retries<F>(
     log: &Path,
     expected: StatusCode,
     tls: bool,
-    ca_file: Option<&Path>,
+    client: &reqwest::Client,
     mut make: F,
 ) -> Result<Launch>
 where
     F: FnMut(u16) -> Result<Command>,
 {
-    let client = http_client(ca_file)?;
     let mut last_err = None;
     for _ in 0..3 {
         let port = free_port();
