@@ -24,7 +24,7 @@ wrk.body = '{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderR
 LUA
 
 for cache in 60s 0s; do
-  { grep -v '^cache:' "$ROOT/config/demo.yaml"; printf 'cache:\n  ttl: %s\n' "$cache"; } > "$WORK/template-$cache.yaml"
+  { grep -v '^cache:' "$ROOT/scripts/demo-config.yaml"; printf 'cache:\n  ttl: %s\n' "$cache"; } > "$WORK/template-$cache.yaml"
   start_provider "$SIGNET" "$WORK/template-$cache.yaml"
   echo "== cache ttl $cache: wrk -t2 -c$CONNECTIONS -d$DURATION, 3 keys per request"
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "http://127.0.0.1:$PROVIDER_PORT/v1/verify" \

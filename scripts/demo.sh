@@ -5,7 +5,7 @@
 # and prints the verdicts. Everything it starts is stopped on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-CONFIG_TEMPLATE=${SIGNET_DEMO_CONFIG:-$ROOT/config/demo.yaml}
+CONFIG_TEMPLATE=${SIGNET_DEMO_CONFIG:-$ROOT/scripts/demo-config.yaml}
 
 "$ROOT/scripts/install-test-deps.sh" >/dev/null
 echo "== building signet"
