@@ -54,14 +54,15 @@ pub struct ImageOutcome {
 }
 
 impl ImageOutcome {
-    /// An outcome for an image that could not be examined.
+    /// An outcome for an image whose examination stopped with `reason`: an item error too
+    /// when the reason is one ([`ReasonCode::is_item_error`]), else a plain failed verdict.
     pub fn error(reason: ReasonCode, message: String, subject: Option<String>) -> Self {
         let mut result = new_result();
         result.subject = subject;
         result.error_reason = Some(reason);
         result.message = Some(message.clone());
         ImageOutcome {
-            item_error: Some(reason.item_error(&message)),
+            item_error: reason.is_item_error().then(|| reason.item_error(&message)),
             result,
         }
     }
@@ -222,7 +223,7 @@ impl Engine {
         let futures = keys.iter().map(|key| async move {
             match ProviderKey::parse(key) {
                 Ok(k) => self.verify_image(k.image, deadline).await.to_item(key),
-                Err(e) => ImageOutcome::error(ReasonCode::InvalidRequest, e, None).to_item(key),
+                Err(e) => ImageOutcome::error(e.reason(), e.to_string(), None).to_item(key),
             }
         });
         futures::future::join_all(futures).await
@@ -258,7 +259,7 @@ impl Engine {
         let futures = keys.iter().map(|key| async move {
             let resolved = match ProviderKey::parse(key) {
                 Ok(k) => self.resolve_image(k.image, deadline).await,
-                Err(e) => Err((ReasonCode::InvalidRequest, e)),
+                Err(e) => Err((e.reason(), e.to_string())),
             };
             match resolved {
                 Ok(pinned) => Item {

@@ -41,8 +41,13 @@ impl ReferrerBudget {
 
     /// Takes `n` referrers of `subject`, or fails when the image's total would pass the limit.
     fn take(&self, n: usize, subject: &Subject) -> Result<(), RegistryError> {
-        let before = self.taken.fetch_add(n, Ordering::Relaxed);
-        if before.saturating_add(n) <= self.limit {
+        let fits = self
+            .taken
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |taken| {
+                taken.checked_add(n).filter(|total| *total <= self.limit)
+            })
+            .is_ok();
+        if fits {
             return Ok(());
         }
         Err(RegistryError::TooManyReferrers {
@@ -176,9 +181,39 @@ async fn examine_referrer(
         report.remediation = outcome.remediation;
         report.extensions = outcome.extensions;
         report.nested_results = nested_reports.clone();
+        fold_nested(&inner.policy, &mut report);
         found.reports.push(report);
     }
     found
+}
+
+/// A report whose own check passed but whose nested results fail the policy is itself failed,
+/// with the nested failure's reason, as Ratify reports it: templates that read reports (not
+/// the verdict) must not see a signature as good when the signature on it failed.
+fn fold_nested(policy: &signet_config::PolicyConfig, report: &mut VerifierReport) {
+    if !report.is_success || crate::policy::report_passes(policy, report) {
+        return;
+    }
+    let Some(failed) = first_failure(&report.nested_results) else {
+        return;
+    };
+    report.is_success = false;
+    report.error_reason = failed.error_reason;
+    report.message = format!(
+        "{}; but a referrer attached to it failed ({} on {}): {}",
+        report.message, failed.verifier_name, failed.reference_digest, failed.message
+    );
+}
+
+/// The first failing report, depth first.
+fn first_failure(reports: &[VerifierReport]) -> Option<&VerifierReport> {
+    reports.iter().find_map(|r| {
+        if r.is_success {
+            first_failure(&r.nested_results)
+        } else {
+            Some(r)
+        }
+    })
 }
 
 /// A failing nested report standing for referrers that could not be listed: fail closed.

@@ -18,21 +18,29 @@
 //! `timeout:` `systemError` ("server overloaded"). The backend runs in its own task holding the
 //! slot, so a panic becomes an `internal_error:` answer and a client that hangs up does not free
 //! the slot while the work continues.
+//!
+//! # Bodies over the limit
+//! A body over [`MAX_REQUEST_BODY_BYTES`] is answered like any other unusable request, with a 200
+//! and an `invalid_request:` `systemError`, and the server makes sure the client receives it: see
+//! [`read_body`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use http::{header, HeaderValue, Version};
+use http_body_util::BodyExt;
 use signet_types::gatekeeper::{Item, ProviderRequest, ProviderResponse, API_VERSION};
 use signet_types::reason::ReasonCode;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::metrics::{HttpMetrics, Outcome, Route};
-use crate::settings::{ServerSettings, MAX_REQUEST_BODY_BYTES};
+use crate::settings::{ServerSettings, MAX_DRAINED_BODY_BYTES, MAX_REQUEST_BODY_BYTES};
 use crate::ProviderBackend;
 
 /// Signet's provider paths.
@@ -43,6 +51,11 @@ pub const MUTATE_PATH: &str = "/v1/mutate";
 pub const RATIFY_VERIFY_PATH: &str = "/ratify/gatekeeper/v1/verify";
 /// Ratify's mutate path.
 pub const RATIFY_MUTATE_PATH: &str = "/ratify/gatekeeper/v1/mutate";
+/// Ratify v2's verify path (its Helm chart's Provider points there). The answer is Signet's
+/// result, which carries `succeeded`, the only field Ratify v2's templates read.
+pub const RATIFY_V2_VERIFY_PATH: &str = "/ratify/gatekeeper/v2/verify";
+/// Ratify v2's mutate path.
+pub const RATIFY_V2_MUTATE_PATH: &str = "/ratify/gatekeeper/v2/mutate";
 
 /// How long past the deadline the server waits for a backend that ignores it before answering
 /// `timeout:` for every key itself. Gatekeeper has given up by then; this only frees the slot and
@@ -78,15 +91,17 @@ pub fn app(
         .route(RATIFY_VERIFY_PATH, post(verify))
         .route(MUTATE_PATH, post(mutate))
         .route(RATIFY_MUTATE_PATH, post(mutate))
+        .route(RATIFY_V2_VERIFY_PATH, post(verify))
+        .route(RATIFY_V2_MUTATE_PATH, post(mutate))
         .with_state(state)
 }
 
-async fn verify(State(state): State<Arc<ProviderState>>, body: Body) -> Json<ProviderResponse> {
-    Json(state.answer(Route::Verify, body).await)
+async fn verify(State(state): State<Arc<ProviderState>>, request: Request) -> Response {
+    state.answer(Route::Verify, request).await
 }
 
-async fn mutate(State(state): State<Arc<ProviderState>>, body: Body) -> Json<ProviderResponse> {
-    Json(state.answer(Route::Mutate, body).await)
+async fn mutate(State(state): State<Arc<ProviderState>>, request: Request) -> Response {
+    state.answer(Route::Mutate, request).await
 }
 
 /// One request's result before it is recorded.
@@ -94,6 +109,9 @@ struct Answer {
     outcome: Outcome,
     keys: usize,
     response: ProviderResponse,
+    /// The request body was not read to its end: an HTTP/1 connection is out of step and must
+    /// close after this answer (see [`read_body`]).
+    close: bool,
 }
 
 impl Answer {
@@ -102,16 +120,18 @@ impl Answer {
             outcome,
             keys,
             response: ProviderResponse::system_error(code.item_error(message)),
+            close: false,
         }
     }
 }
 
 impl ProviderState {
-    async fn answer(self: &Arc<Self>, route: Route, body: Body) -> ProviderResponse {
+    async fn answer(self: &Arc<Self>, route: Route, request: Request) -> Response {
         let arrival = Instant::now();
         let deadline = arrival + self.request_deadline;
         let _in_flight = self.metrics.in_flight(route);
-        let answer = self.process(route, body, deadline).await;
+        let http1 = request.version() < Version::HTTP_2;
+        let answer = self.process(route, request.into_body(), deadline).await;
         self.metrics
             .finished(route, answer.outcome, answer.keys, arrival.elapsed());
         if !answer.response.response.system_error.is_empty() {
@@ -124,19 +144,29 @@ impl ProviderState {
         } else {
             tracing::debug!(?route, keys = answer.keys, took = ?arrival.elapsed(), "provider request answered");
         }
-        answer.response
+        let mut response = Json(answer.response).into_response();
+        // Said explicitly rather than left to hyper, which adds it only when it has noticed the
+        // unread body before writing the head. HTTP/2 has no such header (a stream is reset).
+        if answer.close && http1 {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 
     async fn process(self: &Arc<Self>, route: Route, body: Body, deadline: Instant) -> Answer {
-        let bytes = match read_body(body).await {
-            Ok(bytes) => bytes,
-            Err(message) => {
-                return Answer::system_error(
+        let bytes = match read_body(body, deadline).await {
+            BodyRead::Complete(bytes) => bytes,
+            BodyRead::Refused { message, close } => {
+                let mut answer = Answer::system_error(
                     Outcome::InvalidRequest,
                     0,
                     ReasonCode::InvalidRequest,
                     &message,
-                )
+                );
+                answer.close = close;
+                return answer;
             }
         };
         let keys = match parse_request(&bytes) {
@@ -156,6 +186,7 @@ impl ProviderState {
                 outcome: Outcome::Ok,
                 keys: 0,
                 response: ProviderResponse::items(Vec::new()),
+                close: false,
             };
         }
 
@@ -211,6 +242,7 @@ impl ProviderState {
                     outcome: Outcome::BackendTimeout,
                     keys: count,
                     response: ProviderResponse::items(items),
+                    close: false,
                 }
             }
             Err(join) => {
@@ -226,24 +258,119 @@ impl ProviderState {
     }
 }
 
-/// Reads the whole body, refusing more than [`MAX_REQUEST_BODY_BYTES`].
-async fn read_body(body: Body) -> Result<bytes::Bytes, String> {
-    match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
-        Ok(bytes) => Ok(bytes),
-        Err(e) => {
-            let inner = e.into_inner();
-            if inner
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(format!(
-                    "request body exceeds the {MAX_REQUEST_BODY_BYTES}-byte limit"
-                ))
-            } else {
-                Err(format!("request body could not be read: {inner}"))
+/// What reading a request body gave.
+enum BodyRead {
+    /// The whole body, at most [`MAX_REQUEST_BODY_BYTES`].
+    Complete(Vec<u8>),
+    /// The body is over the limit or could not be read; `close` when it was not read to its end.
+    Refused { message: String, close: bool },
+}
+
+/// Reads the whole body into one buffer that never grows past [`MAX_REQUEST_BODY_BYTES`].
+///
+/// # A body over the limit
+/// It gets the documented answer (200, `invalid_request:` naming the limit), and the client must
+/// actually receive it. Stopping at the limit and answering is not enough, and was issue 9.5's
+/// root cause: once the handler drops a body it has not read to its end, hyper stops reading the
+/// connection and closes it after the answer, with the rest of the body unread. A client still
+/// sending (Go's net/http as Gatekeeper uses it, curl, anything on a real network) then fails its
+/// write with a broken pipe or a reset and reports that instead of the answer, which it may not
+/// even have read; over HTTP/2 the stream is reset under the client. So the rest of the body is
+/// read and thrown away frame by frame as it arrives (nothing of it is kept) while the whole body
+/// stays within [`MAX_DRAINED_BODY_BYTES`] and the request's deadline has not passed; the answer
+/// then goes out on a connection that is in step, as after any request, and stays usable. Reading
+/// the body also answers `Expect: 100-continue` with `100 Continue` (hyper sends it on the first
+/// read), so such a client sends its body and gets the same answer as the others.
+///
+/// A body declared (Content-Length) longer than [`MAX_DRAINED_BODY_BYTES`] is answered at once,
+/// unread (so an `Expect: 100-continue` client never sends it), and one that turns out longer, or
+/// whose drain outlasts the deadline, when the drain stops; both with `Connection: close`, since
+/// the connection is out of step. A client still sending such a body may see the connection
+/// drop, which is the price of never reading unbounded input.
+///
+/// Memory: at most the limit is buffered (growth is capped at it), plus the frame in hand and
+/// hyper's own bounded read buffer or HTTP/2 flow-control window.
+async fn read_body(mut body: Body, deadline: Instant) -> BodyRead {
+    const LIMIT: usize = MAX_REQUEST_BODY_BYTES;
+    let declared = body
+        .size_hint()
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if let Some(len) = declared.filter(|&len| len > LIMIT) {
+        let drained = len <= MAX_DRAINED_BODY_BYTES && drain(body, 0, deadline).await.is_some();
+        return BodyRead::Refused {
+            message: format!(
+                "request body of {len} bytes (its declared length) exceeds the {LIMIT}-byte limit"
+            ),
+            close: !drained,
+        };
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_trailers) => continue,
+            },
+            Err(e) => {
+                return BodyRead::Refused {
+                    message: format!("request body could not be read: {e}"),
+                    close: true,
+                }
+            }
+        };
+        if data.len() > LIMIT - buf.len() {
+            let seen = buf.len() + data.len();
+            drop(buf);
+            drop(data);
+            let message = match drain(body, seen, deadline).await {
+                Some(total) => {
+                    format!("request body of {total} bytes exceeds the {LIMIT}-byte limit")
+                }
+                None => {
+                    return BodyRead::Refused {
+                        message: format!(
+                            "request body of more than {seen} bytes exceeds the {LIMIT}-byte limit"
+                        ),
+                        close: true,
+                    }
+                }
+            };
+            return BodyRead::Refused {
+                message,
+                close: false,
+            };
+        }
+        if buf.capacity() - buf.len() < data.len() {
+            // Doubling, but never past the limit.
+            let target = (buf.capacity() * 2).max(buf.len() + data.len()).min(LIMIT);
+            buf.reserve_exact(target - buf.len());
+        }
+        buf.extend_from_slice(&data);
+    }
+    BodyRead::Complete(buf)
+}
+
+/// Reads the rest of an oversized body and throws it away, `seen` bytes of it already read.
+/// Returns the body's whole length if it ended within [`MAX_DRAINED_BODY_BYTES`] and before the
+/// deadline; `None` if it did not (or broke off), and the connection must close.
+async fn drain(mut body: Body, seen: usize, deadline: Instant) -> Option<usize> {
+    let to_end = async move {
+        let mut total = seen;
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame.ok()?.data_ref() {
+                total = total.saturating_add(data.len());
+                if total > MAX_DRAINED_BODY_BYTES {
+                    return None;
+                }
             }
         }
-    }
+        Some(total)
+    };
+    tokio::time::timeout_at(deadline, to_end)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Parses and checks a `ProviderRequest`; the error says exactly what is wrong.
@@ -309,6 +436,7 @@ fn check_items(keys: &[String], items: Vec<Item>) -> Answer {
         outcome: Outcome::Ok,
         keys: count,
         response: ProviderResponse::items(items),
+        close: false,
     }
 }
 

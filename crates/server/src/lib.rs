@@ -29,6 +29,8 @@ pub use handlers::app;
 pub use health::health_router;
 pub use metrics::{metrics_router, HttpMetrics};
 pub use server::{serve, start, ServerHandle};
-pub use settings::{ServerSettings, TlsSettings, MAX_REQUEST_BODY_BYTES, SHUTDOWN_GRACE};
+pub use settings::{
+    ServerSettings, TlsSettings, MAX_DRAINED_BODY_BYTES, MAX_REQUEST_BODY_BYTES, SHUTDOWN_GRACE,
+};
 pub use shutdown::termination_signal;
 pub use tls::load_server_config;

@@ -12,6 +12,13 @@ use std::time::Duration;
 /// real request and is refused with a `systemError` instead of being buffered.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 
+/// Longest body over [`MAX_REQUEST_BODY_BYTES`] that is still read to its end (the part past the
+/// limit thrown away as it arrives, never buffered) before the `invalid_request:` answer goes
+/// out, so that the client, still sending, receives that answer instead of a broken connection.
+/// A longer body, by its declared length or as it arrives, is answered at once on a connection
+/// that is then closed. See `read_body` in [`crate::handlers`].
+pub const MAX_DRAINED_BODY_BYTES: usize = 16 * MAX_REQUEST_BODY_BYTES;
+
 /// How long shutdown waits for in-flight requests before closing their connections. Kubernetes
 /// gives a pod 30 s by default between SIGTERM and SIGKILL; 10 s leaves room for the rest.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -14,7 +14,7 @@ use rcgen::{
 };
 use serde_json::{json, Value};
 use signet_server::{start, ProviderBackend, ServerHandle, ServerSettings, TlsSettings};
-use signet_types::gatekeeper::Item;
+use signet_types::gatekeeper::{Item, ProviderKey};
 use tokio::time::Instant;
 
 // ---------- certificates ----------
@@ -126,7 +126,9 @@ fn client(server_ca: &Ca, identity: Option<&Leaf>) -> reqwest::Client {
 
 // ---------- backend ----------
 
-/// Echoes keys; a key `slow:<ms>` sleeps that long first. `wrong_count` drops the last item.
+/// Echoes keys; a key `slow:<ms>` sleeps that long first. `wrong_count` drops the last item. A
+/// key [`ProviderKey::parse`] refuses gets an item error with that error's reason code, as the
+/// engine answers it.
 #[derive(Default)]
 struct Echo {
     ready: AtomicBool,
@@ -139,6 +141,14 @@ impl Echo {
         self.started.fetch_add(1, Ordering::SeqCst);
         let mut items = Vec::new();
         for key in keys {
+            if let Err(e) = ProviderKey::parse(&key) {
+                items.push(Item {
+                    key,
+                    value: Value::Null,
+                    error: e.reason().item_error(&e.to_string()),
+                });
+                continue;
+            }
             if let Some(ms) = key.strip_prefix("slow:") {
                 tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
             }
@@ -219,9 +229,9 @@ where
 
 // ---------- tests ----------
 
-/// (a) All four paths answer over TLS 1.3 with one item per key, in request order.
+/// (a) All six paths answer over TLS 1.3 with one item per key, in request order.
 #[tokio::test]
-async fn four_paths_answer_items_in_order() {
+async fn every_path_answers_items_in_order() {
     let pki = Pki::new();
     let h = run(Some(pki.tls(false)), Arc::new(Echo::default())).await;
     let c = client(&pki.server_ca, None);
@@ -230,6 +240,8 @@ async fn four_paths_answer_items_in_order() {
         ("/v1/mutate", "mutate"),
         ("/ratify/gatekeeper/v1/verify", "verify"),
         ("/ratify/gatekeeper/v1/mutate", "mutate"),
+        ("/ratify/gatekeeper/v2/verify", "verify"),
+        ("/ratify/gatekeeper/v2/mutate", "mutate"),
     ] {
         let resp = post(&c, &url(&h, path), &request(&["b", "[ns]a", "c"]))
             .await
@@ -580,5 +592,568 @@ async fn overload_and_backend_overrun_fail_closed() {
             "{item}"
         );
     }
+    h.shutdown().await.unwrap();
+}
+
+// ---------- bodies over the limit ----------
+
+const LIMIT: usize = signet_server::MAX_REQUEST_BODY_BYTES;
+/// Twice the limit: the size issue 9 names.
+const OVERSIZED: usize = 2 * 1024 * 1024;
+/// Bodies are sent in chunks of 64 KiB, one every 5 ms, like a client on a real network: the client
+/// is still sending when the server has read the limit. (A body written at once lands in
+/// loopback socket buffers and hides a server that stops reading and drops the connection.)
+const CHUNK: usize = 64 * 1024;
+const PACE: Duration = Duration::from_millis(5);
+
+/// A well-formed `ProviderRequest` of exactly `size` bytes (its second key is padded), so only
+/// its size can be wrong with it.
+fn request_of_size(size: usize) -> Vec<u8> {
+    let head = br#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["reg/app:v1",""#;
+    let tail = br#""]}}"#;
+    let mut body = head.to_vec();
+    body.resize(size - tail.len(), b'a');
+    body.extend_from_slice(tail);
+    body
+}
+
+/// The documented answer to a body over the limit: a ProviderResponse without items whose
+/// systemError is `invalid_request:` naming the limit in bytes.
+fn assert_too_large(v: &Value, what: &str) {
+    assert_eq!(
+        v["apiVersion"], "externaldata.gatekeeper.sh/v1beta1",
+        "{what}: {v}"
+    );
+    assert_eq!(v["kind"], "ProviderResponse", "{what}: {v}");
+    assert!(v["response"].get("items").is_none(), "{what}: {v}");
+    let e = v["response"]["systemError"].as_str().unwrap_or_default();
+    assert!(
+        e.starts_with("invalid_request: request body "),
+        "{what}: {v}"
+    );
+    assert!(
+        e.contains(&format!("exceeds the {LIMIT}-byte limit")),
+        "{what}: {v}"
+    );
+}
+
+fn provider_url(h: &ServerHandle) -> String {
+    let scheme = if h.is_tls() { "https" } else { "http" };
+    format!("{scheme}://{}/v1/verify", h.provider_addr())
+}
+
+/// A reqwest client for `h` (HTTP/1.1: the workspace's reqwest has no `http2` feature).
+fn http1_client(pki: &Pki, h: &ServerHandle) -> reqwest::Client {
+    if h.is_tls() {
+        client(&pki.server_ca, None)
+    } else {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+}
+
+/// How a reqwest test sends its body.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    /// All at once, with a Content-Length.
+    Whole,
+    /// Paced, with a Content-Length.
+    PacedWithLength,
+    /// Paced, without a length: chunked.
+    PacedChunked,
+}
+
+/// `body` as a stream of [`CHUNK`]s, one every [`PACE`].
+fn paced(body: &[u8]) -> reqwest::Body {
+    use futures::StreamExt;
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
+        .chunks(CHUNK)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    reqwest::Body::wrap_stream(futures::stream::iter(chunks).then(|c| async move {
+        tokio::time::sleep(PACE).await;
+        c
+    }))
+}
+
+async fn reqwest_oversized(c: &reqwest::Client, h: &ServerHandle, framing: Framing) {
+    let what = format!("reqwest HTTP/1.1, {framing:?}");
+    let body = request_of_size(OVERSIZED);
+    let r = c
+        .post(provider_url(h))
+        .header("content-type", "application/json");
+    let r = match framing {
+        Framing::Whole => r.body(body),
+        Framing::PacedWithLength => r
+            .header("content-length", OVERSIZED.to_string())
+            .body(paced(&body)),
+        Framing::PacedChunked => r.body(paced(&body)),
+    };
+    let r = r.send().await.unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    assert_eq!(r.version(), reqwest::Version::HTTP_11, "{what}");
+    assert_eq!(r.status(), 200, "{what}");
+    let v: Value = r
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: reading the answer: {e:?}"));
+    assert_too_large(&v, &what);
+}
+
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// A raw connection to the provider: TCP, or TLS 1.3 trusting the test CA and offering only
+/// `alpn` (which the server must pick).
+async fn connect(pki: &Pki, h: &ServerHandle, alpn: &[u8]) -> Box<dyn Io> {
+    let tcp = tokio::net::TcpStream::connect(h.provider_addr())
+        .await
+        .unwrap();
+    if !h.is_tls() {
+        return Box::new(tcp);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.server_ca.cert.der().clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn));
+    Box::new(tls)
+}
+
+/// Writes `body` in [`CHUNK`]s, one every [`PACE`]. A failed write means the server dropped the
+/// connection before the body was sent, which is what a client like Go's net/http (Gatekeeper)
+/// reports instead of the answer.
+async fn write_paced(io: &mut dyn Io, body: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    for (i, chunk) in body.chunks(CHUNK).enumerate() {
+        let sent = async {
+            io.write_all(chunk).await?;
+            io.flush().await
+        };
+        if let Err(e) = sent.await {
+            panic!(
+                "the server dropped the connection after {} body bytes were sent: {e}",
+                i * CHUNK
+            );
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// One HTTP/1.1 response read by hand.
+struct RawResponse {
+    status: u16,
+    /// Lower-case names.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// Reads one response (an interim 1xx one too) from `io`; bytes past it stay in `buf`. The
+/// provider's answers always have a Content-Length.
+async fn read_response(io: &mut dyn Io, buf: &mut Vec<u8>) -> RawResponse {
+    use tokio::io::AsyncReadExt;
+    async fn more(io: &mut dyn Io, buf: &mut Vec<u8>, what: &str) {
+        let mut chunk = [0u8; 8192];
+        let n = io
+            .read(&mut chunk)
+            .await
+            .unwrap_or_else(|e| panic!("reading {what}: {e}"));
+        assert!(n > 0, "the connection closed before {what}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        more(io, buf, "a response head").await;
+    };
+    let head = String::from_utf8(buf.drain(..end).collect()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+    let mut response = RawResponse {
+        status: status_line[9..12].parse().unwrap(),
+        headers: lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_ascii_lowercase(), v.trim().to_string())
+            })
+            .collect(),
+        body: Vec::new(),
+    };
+    if response.status >= 200 {
+        let len: usize = response
+            .header("content-length")
+            .expect("a Content-Length")
+            .parse()
+            .unwrap();
+        while buf.len() < len {
+            more(io, buf, "the end of the response body").await;
+        }
+        response.body = buf.drain(..len).collect();
+    }
+    response
+}
+
+/// How a raw HTTP/1.1 test frames its 2 MiB body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Raw {
+    ContentLength,
+    Chunked,
+    /// `Expect: 100-continue`; the body follows the server's `100 Continue`.
+    ExpectWaitingForContinue,
+    /// `Expect: 100-continue` and the body right away (clients may do so).
+    ExpectNotWaiting,
+}
+
+fn post_head(extra: &str) -> String {
+    format!("POST /v1/verify HTTP/1.1\r\nhost: provider\r\ncontent-type: application/json\r\n{extra}\r\n")
+}
+
+/// Sends a 2 MiB body by hand over HTTP/1.1: the answer must be the documented 200, and the
+/// connection must stay in step (the next request on it is answered).
+async fn raw_http1_oversized(mut io: Box<dyn Io>, framing: Raw) {
+    use tokio::io::AsyncWriteExt;
+    let what = format!("raw HTTP/1.1, {framing:?}");
+    let body = request_of_size(OVERSIZED);
+    let (head, wire) = match framing {
+        Raw::ContentLength => (post_head(&format!("content-length: {OVERSIZED}\r\n")), body),
+        Raw::Chunked => {
+            let mut wire = Vec::new();
+            for chunk in body.chunks(CHUNK) {
+                wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                wire.extend_from_slice(chunk);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\n\r\n");
+            (post_head("transfer-encoding: chunked\r\n"), wire)
+        }
+        Raw::ExpectWaitingForContinue | Raw::ExpectNotWaiting => (
+            post_head(&format!(
+                "content-length: {OVERSIZED}\r\nexpect: 100-continue\r\n"
+            )),
+            body,
+        ),
+    };
+    io.write_all(head.as_bytes()).await.unwrap();
+    io.flush().await.unwrap();
+    let mut buf = Vec::new();
+    let mut answer = None;
+    if framing == Raw::ExpectWaitingForContinue {
+        let first = read_response(&mut *io, &mut buf).await;
+        if first.status != 100 {
+            // A final answer instead of 100 Continue: the body must not be sent.
+            answer = Some(first);
+        }
+    }
+    let mut answer = match answer {
+        Some(a) => a,
+        None => {
+            write_paced(&mut *io, &wire).await;
+            read_response(&mut *io, &mut buf).await
+        }
+    };
+    if answer.status == 100 {
+        answer = read_response(&mut *io, &mut buf).await;
+    }
+    assert_eq!(answer.status, 200, "{what}");
+    assert_too_large(&answer.json(), &what);
+    assert_ne!(
+        answer.header("connection"),
+        Some("close"),
+        "{what}: a body this size is read to its end, so the connection stays usable"
+    );
+    let next = serde_json::to_vec(&request(&["after"])).unwrap();
+    io.write_all(post_head(&format!("content-length: {}\r\n", next.len())).as_bytes())
+        .await
+        .unwrap();
+    io.write_all(&next).await.unwrap();
+    io.flush().await.unwrap();
+    let r = read_response(&mut *io, &mut buf).await;
+    assert_eq!(r.status, 200, "{what}: next request");
+    assert_eq!(r.json()["response"]["items"][0]["key"], "after", "{what}");
+}
+
+/// Reads an h2 response to its end.
+async fn h2_answer(response: h2::client::ResponseFuture, what: &str) -> (u16, Value) {
+    let response = response
+        .await
+        .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap_or_else(|e| panic!("{what}: reading the answer: {e}"));
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        bytes.extend_from_slice(&chunk);
+    }
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+/// Sends a 2 MiB body over HTTP/2 (ALPN h2 over TLS, prior knowledge over plain TCP), in DATA
+/// frames paced like [`write_paced`], with or without a content-length. Every frame must be
+/// accepted (the stream is not reset under the client), the answer must be the documented 200,
+/// and the connection must answer a next request.
+async fn h2_oversized(io: Box<dyn Io>, h: &ServerHandle, with_length: bool) {
+    let what = format!("HTTP/2, content-length {with_length}");
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let post = |len: Option<usize>| {
+        let mut r = http::Request::post(provider_url(h)).header("content-type", "application/json");
+        if let Some(len) = len {
+            r = r.header("content-length", len.to_string());
+        }
+        r.body(()).unwrap()
+    };
+    let body = request_of_size(OVERSIZED);
+    let (response, mut send) = client
+        .send_request(post(with_length.then_some(OVERSIZED)), false)
+        .unwrap();
+    for (i, chunk) in body.chunks(CHUNK).enumerate() {
+        if let Err(e) = send.send_data(bytes::Bytes::copy_from_slice(chunk), false) {
+            panic!(
+                "{what}: the server reset the stream after {} body bytes were sent: {e}",
+                i * CHUNK
+            );
+        }
+        tokio::time::sleep(PACE).await;
+    }
+    send.send_data(bytes::Bytes::new(), true)
+        .unwrap_or_else(|e| panic!("{what}: the server reset the stream before its end: {e}"));
+    let (status, v) = h2_answer(response, &what).await;
+    assert_eq!(status, 200, "{what}");
+    assert_too_large(&v, &what);
+
+    let mut client = client.ready().await.unwrap();
+    let next = serde_json::to_vec(&request(&["after"])).unwrap();
+    let (response, mut send) = client.send_request(post(Some(next.len())), false).unwrap();
+    send.send_data(next.into(), true).unwrap();
+    let (status, v) = h2_answer(response, &what).await;
+    assert_eq!(status, 200, "{what}: next request");
+    assert_eq!(v["response"]["items"][0]["key"], "after", "{what}: {v}");
+}
+
+/// Every way of sending a 2 MiB body must get the documented answer. All cases run; the failures
+/// are listed together.
+async fn oversized_bodies_answered(pki: &Pki, h: &ServerHandle) {
+    use futures::FutureExt;
+    let mut cases: Vec<(String, futures::future::BoxFuture<'_, ()>)> = Vec::new();
+    let c = http1_client(pki, h);
+    for framing in [
+        Framing::Whole,
+        Framing::PacedWithLength,
+        Framing::PacedChunked,
+    ] {
+        let c = c.clone();
+        cases.push((
+            format!("reqwest HTTP/1.1 {framing:?}"),
+            async move { reqwest_oversized(&c, h, framing).await }.boxed(),
+        ));
+    }
+    for framing in [
+        Raw::ContentLength,
+        Raw::Chunked,
+        Raw::ExpectWaitingForContinue,
+        Raw::ExpectNotWaiting,
+    ] {
+        cases.push((
+            format!("raw HTTP/1.1 {framing:?}"),
+            async move { raw_http1_oversized(connect(pki, h, b"http/1.1").await, framing).await }
+                .boxed(),
+        ));
+    }
+    for with_length in [true, false] {
+        cases.push((
+            format!("HTTP/2 content-length {with_length}"),
+            async move { h2_oversized(connect(pki, h, b"h2").await, h, with_length).await }.boxed(),
+        ));
+    }
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        if std::panic::AssertUnwindSafe(case)
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            failed.push(name);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "tls {}: these ways of sending a 2 MiB body did not get the documented answer: {failed:?}",
+        h.is_tls()
+    );
+    // The server is still fine.
+    let v = post(&http1_client(pki, h), &provider_url(h), &request(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(v["response"]["items"][0]["key"], "k");
+}
+
+/// Issue 9.5: over TLS, a body over the limit gets HTTP 200 with the `invalid_request:`
+/// systemError however it is framed: HTTP/1.1 with Content-Length, chunked, with
+/// `Expect: 100-continue` (waiting for 100 or not), and HTTP/2 (ALPN h2).
+#[tokio::test]
+async fn oversized_bodies_get_invalid_request_over_tls() {
+    let pki = Pki::new();
+    let h = run(Some(pki.tls(false)), Arc::new(Echo::default())).await;
+    oversized_bodies_answered(&pki, &h).await;
+    h.shutdown().await.unwrap();
+}
+
+/// The same over plain HTTP (HTTP/2 by prior knowledge).
+#[tokio::test]
+async fn oversized_bodies_get_invalid_request_over_plain_http() {
+    let pki = Pki::new();
+    let h = run(None, Arc::new(Echo::default())).await;
+    oversized_bodies_answered(&pki, &h).await;
+    h.shutdown().await.unwrap();
+}
+
+/// A body of exactly the limit is read and answered; one byte more is refused.
+#[tokio::test]
+async fn body_of_exactly_the_limit_is_accepted() {
+    let pki = Pki::new();
+    let h = run(Some(pki.tls(false)), Arc::new(Echo::default())).await;
+    let c = http1_client(&pki, &h);
+    let r = c
+        .post(provider_url(&h))
+        .body(request_of_size(LIMIT))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let items = v["response"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{v}");
+    assert_eq!(items[0]["key"], "reg/app:v1");
+    let r = c
+        .post(provider_url(&h))
+        .body(request_of_size(LIMIT + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_too_large(&r.json().await.unwrap(), "limit + 1");
+    h.shutdown().await.unwrap();
+}
+
+/// A body declared longer than the drain limit is not read at all: an `Expect: 100-continue`
+/// client gets the final answer instead of `100 Continue` (so it never sends the body), with
+/// `Connection: close`.
+#[tokio::test]
+async fn body_declared_past_the_drain_limit_is_answered_unread() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    let h = run(Some(pki.tls(false)), Arc::new(Echo::default())).await;
+    let mut io = connect(&pki, &h, b"http/1.1").await;
+    let declared = 1024 * 1024 * 1024;
+    assert!(declared > signet_server::MAX_DRAINED_BODY_BYTES);
+    io.write_all(
+        post_head(&format!(
+            "content-length: {declared}\r\nexpect: 100-continue\r\n"
+        ))
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    io.flush().await.unwrap();
+    let mut buf = Vec::new();
+    let answer = read_response(&mut *io, &mut buf).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("connection"), Some("close"));
+    let v = answer.json();
+    assert_too_large(&v, "declared 1 GiB");
+    assert_eq!(
+        v["response"]["systemError"],
+        format!("invalid_request: request body of {declared} bytes (its declared length) exceeds the {LIMIT}-byte limit")
+    );
+    // Then the server closes the connection.
+    let mut rest = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), io.read(&mut rest))
+        .await
+        .expect("the connection stays open");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    h.shutdown().await.unwrap();
+}
+
+/// Keys with control characters or whitespace at an edge travel through JSON and the server
+/// unchanged (never trimmed) and come back, in order, as `invalid_reference:` item errors naming
+/// the character; a `[namespace` never closed stays `invalid_request:`. (The backend here is the
+/// test's stub, answering parse errors as the engine does.)
+#[tokio::test]
+async fn keys_with_control_characters_are_invalid_reference_items() {
+    let pki = Pki::new();
+    let h = run(Some(pki.tls(false)), Arc::new(Echo::default())).await;
+    let keys = [
+        "reg/app:v1\n",
+        "\treg/app:v1",
+        " reg/app:v1",
+        "[ns\u{0}]reg/app:v1",
+        "[ns]reg/app:v1",
+        "[ns reg/app:v1",
+    ];
+    let resp = post(
+        &client(&pki.server_ca, None),
+        &url(&h, "/v1/verify"),
+        &request(&keys),
+    )
+    .await
+    .unwrap();
+    let items = resp["response"]["items"].as_array().unwrap();
+    let answered: Vec<_> = items.iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert_eq!(answered, keys);
+    let errors: Vec<_> = items
+        .iter()
+        .map(|i| i.get("error").and_then(Value::as_str).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        errors[0],
+        r#"invalid_reference: key "reg/app:v1\n" has a control character (U+000A) at byte 10"#
+    );
+    assert_eq!(
+        errors[1],
+        r#"invalid_reference: key "\treg/app:v1" has a control character (U+0009) at byte 0"#
+    );
+    assert_eq!(
+        errors[2],
+        r#"invalid_reference: key " reg/app:v1" has whitespace (U+0020) at byte 0, the start of the key"#
+    );
+    assert_eq!(
+        errors[3],
+        r#"invalid_reference: key "[ns\0]reg/app:v1" has a control character (U+0000) at byte 3"#
+    );
+    assert_eq!(errors[4], "");
+    assert_eq!(items[4]["value"]["key"], "[ns]reg/app:v1");
+    assert!(
+        errors[5].starts_with("invalid_request: key \"[ns reg/app:v1\" opens '['"),
+        "{}",
+        errors[5]
+    );
     h.shutdown().await.unwrap();
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::reason::ReasonCode;
+
 /// The API version Gatekeeper speaks.
 pub const API_VERSION: &str = "externaldata.gatekeeper.sh/v1beta1";
 
@@ -107,27 +109,93 @@ pub struct ProviderKey<'a> {
     pub image: &'a str,
 }
 
+/// Why a key was refused, with the reason code its item error carries: `INVALID_REFERENCE` for
+/// a control character or whitespace at an edge (the reference is not a reference), and
+/// `INVALID_REQUEST` for a malformed `[namespace]` prefix (the key is not a key). The item error
+/// is `error.reason().item_error(&error.to_string())`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct KeyError {
+    reason: ReasonCode,
+    message: String,
+}
+
+impl KeyError {
+    fn new(reason: ReasonCode, message: String) -> Self {
+        KeyError { reason, message }
+    }
+
+    /// The reason code of the item error.
+    pub fn reason(&self) -> ReasonCode {
+        self.reason
+    }
+}
+
+/// `U+000A`: how a character is named in messages (the key itself is shown escaped).
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
 impl<'a> ProviderKey<'a> {
     /// Splits `[namespace]image`; a key without a leading `[` is all image.
-    pub fn parse(key: &'a str) -> Result<Self, String> {
-        let key = key.trim();
-        if let Some(rest) = key.strip_prefix('[') {
-            let (ns, image) = rest.split_once(']').ok_or_else(|| {
-                format!("key {key:?} opens '[' for a namespace but never closes it")
-            })?;
-            if ns.is_empty() {
-                return Err(format!("key {key:?} has an empty namespace in brackets"));
+    ///
+    /// Nothing is trimmed: the key is Gatekeeper's text, and the verdict is cached under it, so
+    /// `" reg/app:v1"` and `"reg/app:v1\n"` are not `"reg/app:v1"`. A key with a control
+    /// character anywhere (`U+0000`–`U+001F`, `U+007F`, the C1 controls `U+0080`–`U+009F`;
+    /// inside the brackets too) or whitespace at the start or end of the key, the namespace or
+    /// the image is refused with `INVALID_REFERENCE`, naming the character and its byte offset.
+    pub fn parse(key: &'a str) -> Result<Self, KeyError> {
+        let invalid = |message: String| KeyError::new(ReasonCode::InvalidReference, message);
+        if let Some((at, c)) = key.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(invalid(format!(
+                "key {key:?} has a control character ({}) at byte {at}",
+                code_point(c)
+            )));
+        }
+        // Whitespace at an edge of `part`, which starts at byte `offset` of the key.
+        let edges = |part: &str, offset: usize, what: &str| -> Result<(), KeyError> {
+            if let Some(c) = part.chars().next().filter(|c| c.is_whitespace()) {
+                return Err(invalid(format!(
+                    "key {key:?} has whitespace ({}) at byte {offset}, the start of {what}",
+                    code_point(c)
+                )));
             }
-            Ok(ProviderKey {
-                namespace: Some(ns),
-                image,
-            })
-        } else {
-            Ok(ProviderKey {
+            if let Some((at, c)) = part.char_indices().next_back() {
+                if c.is_whitespace() {
+                    return Err(invalid(format!(
+                        "key {key:?} has whitespace ({}) at byte {}, the end of {what}",
+                        code_point(c),
+                        offset + at
+                    )));
+                }
+            }
+            Ok(())
+        };
+        edges(key, 0, "the key")?;
+        let Some(rest) = key.strip_prefix('[') else {
+            return Ok(ProviderKey {
                 namespace: None,
                 image: key,
-            })
+            });
+        };
+        let (ns, image) = rest.split_once(']').ok_or_else(|| {
+            KeyError::new(
+                ReasonCode::InvalidRequest,
+                format!("key {key:?} opens '[' for a namespace but never closes it"),
+            )
+        })?;
+        if ns.is_empty() {
+            return Err(KeyError::new(
+                ReasonCode::InvalidRequest,
+                format!("key {key:?} has an empty namespace in brackets"),
+            ));
         }
+        edges(ns, 1, "the namespace")?;
+        edges(image, 1 + ns.len() + 1, "the image")?;
+        Ok(ProviderKey {
+            namespace: Some(ns),
+            image,
+        })
     }
 }
 
@@ -166,7 +234,101 @@ mod tests {
         assert_eq!(k.namespace, Some("team-a"));
         assert_eq!(k.image, "nginx:1.25");
         assert_eq!(ProviderKey::parse("nginx").unwrap().namespace, None);
-        assert!(ProviderKey::parse("[oops nginx").is_err());
-        assert!(ProviderKey::parse("[]nginx").is_err());
+        for malformed in ["[oops nginx", "[]nginx"] {
+            let e = ProviderKey::parse(malformed).unwrap_err();
+            assert_eq!(e.reason(), ReasonCode::InvalidRequest, "{malformed:?}: {e}");
+        }
+        assert_eq!(
+            ProviderKey::parse("[]nginx").unwrap_err().to_string(),
+            r#"key "[]nginx" has an empty namespace in brackets"#
+        );
+    }
+
+    /// Refused with INVALID_REFERENCE, and the message in full.
+    fn refused(key: &str) -> String {
+        let e = ProviderKey::parse(key).unwrap_err();
+        assert_eq!(e.reason(), ReasonCode::InvalidReference, "{key:?}: {e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn keys_with_control_characters_are_invalid_references() {
+        assert_eq!(
+            refused("reg/app:v1\n"),
+            r#"key "reg/app:v1\n" has a control character (U+000A) at byte 10"#
+        );
+        assert_eq!(
+            refused("\treg/app:v1"),
+            r#"key "\treg/app:v1" has a control character (U+0009) at byte 0"#
+        );
+        assert_eq!(
+            refused("reg/\u{0}app:v1"),
+            r#"key "reg/\0app:v1" has a control character (U+0000) at byte 4"#
+        );
+        assert_eq!(
+            refused("[team\u{7f}a]reg/app:v1"),
+            r#"key "[team\u{7f}a]reg/app:v1" has a control character (U+007F) at byte 5"#
+        );
+        assert_eq!(
+            refused("[team-a]reg/app:v1\r"),
+            r#"key "[team-a]reg/app:v1\r" has a control character (U+000D) at byte 18"#
+        );
+        // Every C0 control, DEL and the C1 controls, at the start, inside and at the end.
+        for c in (0u32..0x20).chain(0x7f..0xa0).filter_map(char::from_u32) {
+            for key in [
+                format!("{c}reg/app:v1"),
+                format!("reg/a{c}pp:v1"),
+                format!("reg/app:v1{c}"),
+                format!("[n{c}s]reg/app:v1"),
+            ] {
+                let message = refused(&key);
+                assert!(
+                    message.contains(&format!("control character ({})", code_point(c))),
+                    "{message}"
+                );
+            }
+        }
+        // A multi-byte character before it: the offset is in bytes.
+        assert!(refused("reg/é\u{1}").ends_with("(U+0001) at byte 6"));
+    }
+
+    #[test]
+    fn keys_with_whitespace_at_an_edge_are_invalid_references_never_trimmed() {
+        assert_eq!(
+            refused(" reg/app:v1"),
+            r#"key " reg/app:v1" has whitespace (U+0020) at byte 0, the start of the key"#
+        );
+        assert_eq!(
+            refused("reg/app:v1 "),
+            r#"key "reg/app:v1 " has whitespace (U+0020) at byte 10, the end of the key"#
+        );
+        assert_eq!(
+            refused("[ ns]reg/app:v1"),
+            r#"key "[ ns]reg/app:v1" has whitespace (U+0020) at byte 1, the start of the namespace"#
+        );
+        assert_eq!(
+            refused("[ns ]reg/app:v1"),
+            r#"key "[ns ]reg/app:v1" has whitespace (U+0020) at byte 3, the end of the namespace"#
+        );
+        assert_eq!(
+            refused("[ns] reg/app:v1"),
+            r#"key "[ns] reg/app:v1" has whitespace (U+0020) at byte 4, the start of the image"#
+        );
+        assert_eq!(
+            refused("reg/app:v1\u{a0}"),
+            r#"key "reg/app:v1\u{a0}" has whitespace (U+00A0) at byte 10, the end of the key"#
+        );
+        assert_eq!(
+            refused("\u{3000}reg/app:v1"),
+            r#"key "\u{3000}reg/app:v1" has whitespace (U+3000) at byte 0, the start of the key"#
+        );
+        assert!(refused("   ").contains("at byte 0, the start of the key"));
+        // What is accepted comes back exactly as given.
+        let k = ProviderKey::parse("[team-a]reg/app:v1").unwrap();
+        assert_eq!((k.namespace, k.image), (Some("team-a"), "reg/app:v1"));
+        assert_eq!(
+            ProviderKey::parse("reg/app:v1").unwrap().image,
+            "reg/app:v1"
+        );
     }
 }

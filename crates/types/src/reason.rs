@@ -185,6 +185,7 @@ impl ReasonCode {
                 | ReasonCode::UnsupportedSignature
                 | ReasonCode::PolicyNotSatisfied
                 | ReasonCode::VerifierError
+                | ReasonCode::TooManyReferrers
         )
     }
 }

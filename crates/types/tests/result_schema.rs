@@ -59,7 +59,49 @@ fn produced_results_validate() {
         assert!(v["verifierReports"][0]["name"].is_string());
         assert!(v["verifierReports"][0]["type"].is_string());
         assert!(v["verifierReports"][0]["nestedResults"].is_array());
+        // Ratify v2's templates read `succeeded`: always there, a boolean, equal to isSuccess
+        assert_eq!(v["succeeded"], json!(success), "{v}");
+        assert_eq!(v["isSuccess"], json!(success), "{v}");
+        // reports do not carry it (Ratify v2's reports have no per-report verdict field)
+        assert!(v["verifierReports"][0].get("succeeded").is_none(), "{v}");
     }
+}
+
+#[test]
+fn succeeded_is_written_from_is_success_and_read_back() {
+    for success in [true, false] {
+        let r = result(success);
+        let text = serde_json::to_string(&r).unwrap();
+        // written right after isSuccess, once
+        assert!(
+            text.contains(&format!("\"isSuccess\":{success},\"succeeded\":{success},")),
+            "{text}"
+        );
+        assert_eq!(text.matches("\"succeeded\"").count(), 1, "{text}");
+        // read back, with or without it
+        let back: VerificationResult = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("succeeded");
+        let back: VerificationResult = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, r);
+        // a value where the two disagree is not a result
+        v["succeeded"] = json!(!success);
+        let err = serde_json::from_value::<VerificationResult>(v).unwrap_err();
+        assert!(err.to_string().contains("disagree"), "{err}");
+    }
+    // the optional fields stay optional when read
+    let minimal = json!({"version": RESULT_VERSION, "isSuccess": false, "succeeded": false,
+        "traceID": "0123456789abcdef0123456789abcdef", "timestamp": "2026-11-23T02:30:00Z",
+        "verifierReports": []});
+    let r: VerificationResult = serde_json::from_value(minimal.clone()).unwrap();
+    assert!(r.subject.is_none() && r.error_reason.is_none() && r.unverified_referrers.is_empty());
+    let mut again = serde_json::to_value(&r).unwrap();
+    assert_eq!(again, minimal);
+    again["isSuccess"] = json!(true);
+    again["succeeded"] = json!(true);
+    let r: VerificationResult = serde_json::from_value(again).unwrap();
+    assert!(r.is_success);
 }
 
 #[test]
@@ -89,6 +131,26 @@ fn schema_rejects_what_must_never_appear() {
     assert!(!errors(&v).is_empty());
     let mut v = serde_json::to_value(result(true)).unwrap();
     v["surprise"] = json!(1);
+    assert!(!errors(&v).is_empty());
+    // `succeeded` missing, not a boolean, or different from isSuccess
+    for success in [true, false] {
+        let mut v = serde_json::to_value(result(success)).unwrap();
+        v.as_object_mut().unwrap().remove("succeeded");
+        assert!(!errors(&v).is_empty(), "succeeded missing");
+        v["succeeded"] = json!(!success);
+        assert!(
+            !errors(&v).is_empty(),
+            "succeeded {} with isSuccess {success}",
+            !success
+        );
+        v["succeeded"] = json!(if success { "true" } else { "false" });
+        assert!(!errors(&v).is_empty(), "succeeded as a string");
+        v["succeeded"] = json!(success);
+        assert!(errors(&v).is_empty(), "{:?}", errors(&v));
+    }
+    // isSuccess as a string (Ratify's templates compare with `== false`, so "false" would pass)
+    let mut v = serde_json::to_value(result(false)).unwrap();
+    v["isSuccess"] = json!("false");
     assert!(!errors(&v).is_empty());
 }
 
