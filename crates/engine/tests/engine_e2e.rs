@@ -594,6 +594,37 @@ async fn invalid_and_missing_images_are_item_errors() {
     for item in &items {
         assert_eq!(item.value["isSuccess"], false);
     }
+
+    // A real image behind a key with a control character or edge whitespace: never trimmed
+    // into the good key, always an invalid reference (verify and mutate alike).
+    let img = f
+        .registry
+        .push_sample_image("trim", "v1", "trim")
+        .await
+        .unwrap();
+    f.attach("trim", &img, TYPE_SIG, "pass", &img.digest).await;
+    let good = f.registry.reference("trim:v1");
+    let keys = vec![
+        format!("{good}\n"),
+        format!("\t{good}"),
+        format!(" {good}"),
+        format!("[ns\u{0}]{good}"),
+        good.clone(),
+    ];
+    let items = engine.verify_keys(&keys, deadline(5000)).await;
+    let mutated = engine.mutate_keys(&keys, deadline(5000)).await;
+    for (i, key) in keys.iter().enumerate().take(4) {
+        for item in [&items[i], &mutated[i]] {
+            assert_eq!(&item.key, key, "keys come back as sent");
+            assert!(
+                item.error.starts_with("invalid_reference:"),
+                "{key:?}: {item:?}"
+            );
+        }
+    }
+    assert!(items[4].error.is_empty(), "{:?}", items[4]);
+    assert_eq!(items[4].value["isSuccess"], true, "{:?}", items[4]);
+    assert!(mutated[4].error.is_empty(), "{:?}", mutated[4]);
 }
 
 #[tokio::test]
