@@ -152,16 +152,7 @@ fn violations(
         vec![asked.to_vec()],
         "{contract:?} asked other keys"
     );
-    let mut msgs: Vec<String> = eval
-        .value
-        .expect("the violation set is always defined")
-        .as_array()
-        .expect("violation is a set")
-        .iter()
-        .map(|v| v["msg"].as_str().unwrap_or("").to_string())
-        .collect();
-    msgs.sort();
-    msgs
+    support::rego::violation_messages(eval.value)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -300,15 +300,20 @@ pub fn review_violations(review: Value, provider_response: Value) -> (Vec<String
         input: &input,
         external_data: Some(&answer),
     });
-    let value = eval.value.expect("the violation set is always defined");
+    (violation_messages(eval.value), eval.calls.concat())
+}
+
+/// The sorted `msg` of each entry of an evaluated `violation` set.
+pub fn violation_messages(value: Option<Value>) -> Vec<String> {
     let mut msgs: Vec<String> = value
+        .expect("the violation set is always defined")
         .as_array()
         .expect("violation is a set")
         .iter()
         .map(|v| v["msg"].as_str().unwrap_or("").to_string())
         .collect();
     msgs.sort();
-    (msgs, eval.calls.concat())
+    msgs
 }
 
 /// A review of a Pod in `namespace` (set in `metadata.namespace` only) whose containers run
