@@ -156,7 +156,25 @@ impl ProviderState {
     }
 
     async fn process(self: &Arc<Self>, route: Route, body: Body, deadline: Instant) -> Answer {
-        let bytes = match read_body(body, deadline).await {
+        // A body still arriving at the deadline could not be answered in time anyway; waiting
+        // longer would let a slow client hold the connection and its memory.
+        let read = match tokio::time::timeout_at(deadline, read_body(body, deadline)).await {
+            Ok(read) => read,
+            Err(_) => {
+                let mut answer = Answer::system_error(
+                    Outcome::InvalidRequest,
+                    0,
+                    ReasonCode::Timeout,
+                    &format!(
+                        "the request body did not arrive within the request deadline ({:?} after arrival)",
+                        self.request_deadline
+                    ),
+                );
+                answer.close = true;
+                return answer;
+            }
+        };
+        let bytes = match read {
             BodyRead::Complete(bytes) => bytes,
             BodyRead::Refused { message, close } => {
                 let mut answer = Answer::system_error(

@@ -1157,3 +1157,39 @@ async fn keys_with_control_characters_are_invalid_reference_items() {
     );
     h.shutdown().await.unwrap();
 }
+
+/// A client that sends its headers and then trickles (here: stops) its body gets a `timeout:`
+/// answer at the request deadline, and the connection is closed: it cannot hold it open.
+#[tokio::test]
+async fn a_body_that_does_not_arrive_by_the_deadline_is_answered_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = settings(None);
+    s.request_deadline = Duration::from_millis(800);
+    let h = start(s, Arc::new(Echo::default()), Registry::default())
+        .await
+        .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(h.provider_addr())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    tcp.write_all(
+        b"POST /v1/verify HTTP/1.1\r\nhost: signet\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"apiVersion\"",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    let elapsed = started.elapsed();
+    assert!(read.is_ok(), "the server kept the connection open past 5 s");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("timeout: the request body did not arrive within the request deadline"),
+        "{text}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(700) && elapsed < Duration::from_secs(3),
+        "answered after {elapsed:?}"
+    );
+    h.shutdown().await.unwrap();
+}
