@@ -256,6 +256,13 @@ fn verifiers_yaml(delay_ms: u64) -> String {
     )
 }
 
+/// One signature verifier with one extra parameter line (`delayMs: 5000`).
+fn sigcheck_yaml(param: &str) -> String {
+    format!(
+        "verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    {param}\n"
+    )
+}
+
 fn deadline(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms)
 }
@@ -813,7 +820,7 @@ async fn a_key_that_joined_a_verification_is_not_failed_by_its_starters_budget()
     // Work budget 1 s; the first verification is slow (the registry, say), later ones are fast.
     let engine = f.engine_with(
         "  requestDeadline: 1s\n",
-        &format!("verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    firstCallDelayMs: 1500\n"),
+        &sigcheck_yaml("firstCallDelayMs: 1500"),
         calls.clone(),
         EngineMetrics::default(),
     );
@@ -851,7 +858,7 @@ async fn a_key_that_joined_a_verification_is_not_failed_by_its_starters_budget()
     f.attach("never", &img, TYPE_SIG, "pass", &img.digest).await;
     let engine = f.engine_with(
         "  requestDeadline: 1s\n",
-        &format!("verifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{TYPE_SIG}]\n    delayMs: 5000\n"),
+        &sigcheck_yaml("delayMs: 5000"),
         Arc::new(AtomicUsize::new(0)),
         EngineMetrics::default(),
     );
