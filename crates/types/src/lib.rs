@@ -7,6 +7,7 @@
 pub mod credentials;
 pub mod digest;
 pub mod gatekeeper;
+pub mod matcher;
 pub mod oci;
 pub mod reason;
 pub mod report;

@@ -57,6 +57,26 @@ pub enum ReasonCode {
     RegistryUnreachable,
     /// TLS with the registry failed (unknown CA, bad certificate, plain-HTTP mismatch).
     TlsError,
+    /// A required attestation (by predicate or artifact type) is missing, or none of them passed.
+    AttestationMissing,
+    /// An attestation or attached document has no verified signature of its own, so its content
+    /// does not count (a plain SBOM or report attached without a signature).
+    UnsignedAttestation,
+    /// An attestation or attached document is malformed, of an unknown version, over a parsing
+    /// limit, or lacks a field the policy needs.
+    InvalidAttestation,
+    /// A provenance attestation names another builder, build type, source or commit than the
+    /// policy requires.
+    ProvenanceMismatch,
+    /// An SBOM declares a license the policy disallows.
+    DisallowedLicense,
+    /// An SBOM lists a package (name, version) the policy disallows.
+    DisallowedPackage,
+    /// A vulnerability report lists a finding the policy disallows (severity or CVE), not
+    /// cleared by a verified VEX statement.
+    VulnerabilityFound,
+    /// A vulnerability report is older than the policy's `maximumAge`, or has no creation time.
+    ReportTooOld,
     /// The work did not finish within the request deadline.
     Timeout,
     /// Fetched content did not match its digest.
@@ -91,6 +111,14 @@ impl ReasonCode {
         ReasonCode::UnsupportedSignature,
         ReasonCode::PolicyNotSatisfied,
         ReasonCode::VerifierError,
+        ReasonCode::AttestationMissing,
+        ReasonCode::UnsignedAttestation,
+        ReasonCode::InvalidAttestation,
+        ReasonCode::ProvenanceMismatch,
+        ReasonCode::DisallowedLicense,
+        ReasonCode::DisallowedPackage,
+        ReasonCode::VulnerabilityFound,
+        ReasonCode::ReportTooOld,
         ReasonCode::InvalidReference,
         ReasonCode::InvalidRequest,
         ReasonCode::RegistryUnauthorized,
@@ -126,6 +154,14 @@ impl ReasonCode {
             ReasonCode::UnsupportedSignature => "UNSUPPORTED_SIGNATURE",
             ReasonCode::PolicyNotSatisfied => "POLICY_NOT_SATISFIED",
             ReasonCode::VerifierError => "VERIFIER_ERROR",
+            ReasonCode::AttestationMissing => "ATTESTATION_MISSING",
+            ReasonCode::UnsignedAttestation => "UNSIGNED_ATTESTATION",
+            ReasonCode::InvalidAttestation => "INVALID_ATTESTATION",
+            ReasonCode::ProvenanceMismatch => "PROVENANCE_MISMATCH",
+            ReasonCode::DisallowedLicense => "DISALLOWED_LICENSE",
+            ReasonCode::DisallowedPackage => "DISALLOWED_PACKAGE",
+            ReasonCode::VulnerabilityFound => "VULNERABILITY_FOUND",
+            ReasonCode::ReportTooOld => "REPORT_TOO_OLD",
             ReasonCode::InvalidReference => "INVALID_REFERENCE",
             ReasonCode::InvalidRequest => "INVALID_REQUEST",
             ReasonCode::RegistryUnauthorized => "REGISTRY_UNAUTHORIZED",
@@ -186,6 +222,14 @@ impl ReasonCode {
                 | ReasonCode::PolicyNotSatisfied
                 | ReasonCode::VerifierError
                 | ReasonCode::TooManyReferrers
+                | ReasonCode::AttestationMissing
+                | ReasonCode::UnsignedAttestation
+                | ReasonCode::InvalidAttestation
+                | ReasonCode::ProvenanceMismatch
+                | ReasonCode::DisallowedLicense
+                | ReasonCode::DisallowedPackage
+                | ReasonCode::VulnerabilityFound
+                | ReasonCode::ReportTooOld
         )
     }
 }

@@ -1,0 +1,153 @@
+//! Bounded JSON parsing: every document an evaluator reads goes through [`parse`], which refuses
+//! it before the parser runs when it is larger than the byte limit or nested deeper than the
+//! depth limit, and names the field path of a type error. Counts (packages, results, statements)
+//! are checked by the evaluators with [`check_count`] against [`Limits`].
+
+use serde::de::DeserializeOwned;
+
+use crate::DocumentError;
+
+/// Parsing limits for attestation documents. The defaults fit a large real SBOM (tens of
+/// thousands of packages) and stop a hostile one long before memory matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest document, in bytes.
+    pub max_bytes: usize,
+    /// Deepest nesting of arrays and objects.
+    pub max_depth: usize,
+    /// Most entries of one list the evaluator walks (packages, components, results,
+    /// vulnerabilities, statements).
+    pub max_items: usize,
+}
+
+/// Default largest document: 32 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Default deepest nesting.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+/// Default most entries of one list.
+pub const DEFAULT_MAX_ITEMS: usize = 100_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_items: DEFAULT_MAX_ITEMS,
+        }
+    }
+}
+
+/// The deepest nesting of `[`/`{` in JSON text, strings skipped; stops counting past `limit`.
+fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parses `bytes` as `what` (for messages, e.g. "SPDX document") into `T`, within `limits`.
+pub fn parse<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    limits: &Limits,
+) -> Result<T, DocumentError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(DocumentError {
+            reason: signet_types::ReasonCode::SizeLimitExceeded,
+            message: format!(
+                "the {what} is {} bytes, more than the limit of {} bytes",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        });
+    }
+    if depth_exceeds(bytes, limits.max_depth) {
+        return Err(DocumentError::invalid(format!(
+            "the {what} is nested deeper than {} levels",
+            limits.max_depth
+        )));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            DocumentError::invalid(format!("the {what} is not valid: {inner}"))
+        } else {
+            DocumentError::invalid(format!("the {what} is not valid at {path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| DocumentError::invalid(format!("the {what} has trailing data: {e}")))?;
+    Ok(value)
+}
+
+/// Fails when a list of `what` has more than `limits.max_items` entries.
+pub fn check_count(what: &str, count: usize, limits: &Limits) -> Result<(), DocumentError> {
+    if count > limits.max_items {
+        return Err(DocumentError {
+            reason: signet_types::ReasonCode::SizeLimitExceeded,
+            message: format!(
+                "the document lists {count} {what}, more than the limit of {}",
+                limits.max_items
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        assert!(!depth_exceeds(br#"{"a":"[[[[[[[[[["}"#, 2));
+        assert!(depth_exceeds(b"[[[", 2));
+        assert!(!depth_exceeds(br#"{"a":"\"[[[["}"#, 1));
+    }
+
+    #[test]
+    fn oversized_deep_and_mistyped_documents_are_refused_with_their_cause() {
+        let small = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        let e = parse::<serde_json::Value>(b"[1,2,3,4,5,6,7]", "report", &small).unwrap_err();
+        assert_eq!(e.reason, signet_types::ReasonCode::SizeLimitExceeded);
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        let e =
+            parse::<serde_json::Value>(deep.as_bytes(), "report", &Limits::default()).unwrap_err();
+        assert!(e.message.contains("nested deeper than 64"), "{e}");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            a: Vec<u32>,
+        }
+        let e = parse::<S>(br#"{"a":[1,"x"]}"#, "report", &Limits::default()).unwrap_err();
+        assert!(e.message.contains("at a[1]"), "{e}");
+    }
+}

@@ -1,0 +1,1 @@
+//! VEX: OpenVEX and CycloneDX VEX statements. (Being written.)
