@@ -215,13 +215,21 @@ pub struct PolicyConfig {
     pub default: Rule,
     /// Rules per artifact type.
     pub artifact_types: BTreeMap<String, Rule>,
+    /// Rules per predicate type (attestations), looked up before `artifact_types`.
+    pub predicate_types: BTreeMap<String, Rule>,
+    /// What must have at least one passing report at the image's level: `signature` (any
+    /// signature verifier), a verifier type or name, a predicate type or an artifact type.
+    /// `None` until the engine resolves the default (`[signature]` when a signature verifier is
+    /// configured).
+    pub require: Option<Vec<String>>,
 }
 
 impl PolicyConfig {
-    /// The rule for an artifact type.
-    pub fn rule_for(&self, artifact_type: &str) -> Rule {
-        self.artifact_types
-            .get(artifact_type)
+    /// The rule for a report group: its predicate type when it has one, else its artifact type.
+    pub fn rule_for(&self, group: &str) -> Rule {
+        self.predicate_types
+            .get(group)
+            .or_else(|| self.artifact_types.get(group))
             .copied()
             .unwrap_or(self.default)
     }

@@ -159,6 +159,11 @@ pub struct RawPolicy {
     /// `policy.artifactTypes`.
     #[serde(default)]
     pub artifact_types: BTreeMap<String, String>,
+    /// `policy.predicateTypes`.
+    #[serde(default)]
+    pub predicate_types: BTreeMap<String, String>,
+    /// `policy.require`.
+    pub require: Option<Vec<String>>,
 }
 
 /// Parses YAML into the raw structs; a structural problem comes back with its field path.

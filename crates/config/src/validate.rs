@@ -322,9 +322,26 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         let rule = is.rule(&format!("policy.artifactTypes[{t:?}]"), v);
         artifact_types.insert(t.clone(), rule);
     }
+    let mut predicate_types = BTreeMap::new();
+    for (t, v) in &p.predicate_types {
+        let rule = is.rule(&format!("policy.predicateTypes[{t:?}]"), v);
+        predicate_types.insert(t.clone(), rule);
+    }
+    if let Some(require) = &p.require {
+        for (i, r) in require.iter().enumerate() {
+            if r.trim().is_empty() || r.trim() != r {
+                is.add(
+                    format!("policy.require[{i}]"),
+                    format!("{r:?} names nothing: give signature, a verifier type or name, a predicate type or an artifact type"),
+                );
+            }
+        }
+    }
     let policy = PolicyConfig {
         default,
         artifact_types,
+        predicate_types,
+        require: p.require.clone(),
     };
 
     if is.0.is_empty() {

@@ -11,7 +11,7 @@ use signet_registry::{
     RetryPolicy,
 };
 use signet_types::Digest;
-use signet_verify::{Verifier, VerifierFactory};
+use signet_verify::{BuiltVerifiers, StatementVerifier, Verifier, VerifierFactory};
 use tokio::sync::Semaphore;
 
 use crate::{Engine, EngineMetrics, Inner};
@@ -51,6 +51,28 @@ fn host_settings(path: &str, h: &HostConfig, issues: &mut Vec<ConfigIssue>) -> H
     s
 }
 
+/// The verifiers of the first pass, as the second pass's factories see them.
+struct Built<'a>(&'a [Option<Arc<dyn Verifier>>]);
+
+impl BuiltVerifiers for Built<'_> {
+    fn statement_verifier(&self, name: &str) -> Option<Arc<dyn StatementVerifier>> {
+        self.0
+            .iter()
+            .flatten()
+            .find(|v| v.name() == name)
+            .and_then(|v| Arc::clone(v).statement_verifier())
+    }
+
+    fn statement_verifier_names(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flatten()
+            .filter(|v| Arc::clone(v).statement_verifier().is_some())
+            .map(|v| v.name().to_string())
+            .collect()
+    }
+}
+
 /// Builds the engine. Every verifier entry goes to the factory of its type; unknown types and
 /// the factories' own parameter errors are reported with their paths.
 pub fn build(
@@ -81,34 +103,47 @@ pub fn build(
         ..ClientSettings::default()
     };
 
-    let mut verifiers: Vec<Arc<dyn Verifier>> = Vec::new();
-    for (i, entry) in config.verifiers.iter().enumerate() {
-        let path = format!("verifiers[{i}]");
-        let Some(factory) = factories.iter().find(|f| f.verifier_type() == entry.type_) else {
-            let known: Vec<&str> = factories.iter().map(|f| f.verifier_type()).collect();
-            issues.push(ConfigIssue {
-                path: format!("{path}.type"),
-                message: if known.is_empty() {
-                    format!("unknown verifier type {:?} (this build of Signet has no verifier types yet)", entry.type_)
-                } else {
-                    format!("unknown verifier type {:?} (expected one of: {})", entry.type_, known.join(", "))
-                },
-            });
-            continue;
-        };
-        match factory.build(
-            &entry.name,
-            &entry.artifact_types,
-            &entry.params,
-            &config.base_dir,
-        ) {
-            Ok(v) => verifiers.push(v),
-            Err(errs) => issues.extend(errs.into_iter().map(|e| ConfigIssue {
-                path: format!("{path}.{}", e.path),
-                message: e.message,
-            })),
+    // Verifiers that refer to others by name (attestation verifiers naming a cosign verifier)
+    // are built in a second pass, so the order of entries in the file does not matter.
+    let mut built: Vec<Option<Arc<dyn Verifier>>> = vec![None; config.verifiers.len()];
+    for second_pass in [false, true] {
+        for (i, entry) in config.verifiers.iter().enumerate() {
+            let path = format!("verifiers[{i}]");
+            let Some(factory) = factories.iter().find(|f| f.verifier_type() == entry.type_) else {
+                if second_pass {
+                    continue;
+                }
+                let known: Vec<&str> = factories.iter().map(|f| f.verifier_type()).collect();
+                issues.push(ConfigIssue {
+                    path: format!("{path}.type"),
+                    message: if known.is_empty() {
+                        format!("unknown verifier type {:?} (this build of Signet has no verifier types yet)", entry.type_)
+                    } else {
+                        format!("unknown verifier type {:?} (expected one of: {})", entry.type_, known.join(", "))
+                    },
+                });
+                continue;
+            };
+            if factory.refers_to_others() != second_pass {
+                continue;
+            }
+            let others = Built(&built);
+            match factory.build_with(
+                &entry.name,
+                &entry.artifact_types,
+                &entry.params,
+                &config.base_dir,
+                &others,
+            ) {
+                Ok(v) => built[i] = Some(v),
+                Err(errs) => issues.extend(errs.into_iter().map(|e| ConfigIssue {
+                    path: format!("{path}.{}", e.path),
+                    message: e.message,
+                })),
+            }
         }
     }
+    let verifiers: Vec<Arc<dyn Verifier>> = built.into_iter().flatten().collect();
     if !issues.is_empty() {
         return Err(issues);
     }
@@ -130,9 +165,20 @@ pub fn build(
             v.fingerprint()
         ));
     }
+    // Without `policy.require`, an image needs a passing signature of its own whenever a
+    // signature verifier is configured: a signed SBOM alone does not admit an unsigned image.
+    let mut policy = config.policy.clone();
+    if policy.require.is_none() {
+        let signatures = verifiers.iter().any(|v| !v.is_attestation_verifier());
+        policy.require = Some(if signatures {
+            vec!["signature".to_string()]
+        } else {
+            Vec::new()
+        });
+    }
     fp.push_str(&format!(
         "{:?}\n{:?}\n{}",
-        config.policy, config.discovery, config.discovery.max_depth
+        policy, config.discovery, config.discovery.max_depth
     ));
     let fingerprint = Digest::sha256_of(fp.as_bytes()).hex()[..16].to_string();
 
@@ -146,7 +192,7 @@ pub fn build(
     let inner = Inner {
         registry,
         verifiers,
-        policy: config.policy.clone(),
+        policy,
         discovery: DiscoveryOptions {
             referrers_api: config.discovery.referrers_api,
             tag_schema: config.discovery.tag_schema,

@@ -32,6 +32,37 @@ pub fn report_passes(policy: &PolicyConfig, report: &VerifierReport) -> bool {
         && (report.nested_results.is_empty() || groups_pass(policy, &report.nested_results).is_ok())
 }
 
+/// The group a report is judged in: attestations by predicate type (bundles of signatures and
+/// of attestations share one artifact type), everything else by artifact type.
+pub fn group_of(report: &VerifierReport) -> &str {
+    report
+        .predicate_type
+        .as_deref()
+        .unwrap_or(&report.artifact_type)
+}
+
+/// Whether `report` is one that the `require` entry `entry` asks for.
+fn satisfies(report: &VerifierReport, entry: &str) -> bool {
+    match entry {
+        "signature" => report.predicate_type.is_none(),
+        _ => {
+            report.verifier_type == entry
+                || report.verifier_name == entry
+                || report.predicate_type.as_deref() == Some(entry)
+                || report.artifact_type == entry
+        }
+    }
+}
+
+/// The first `require` entry with no passing report at the image's level.
+fn missing_requirement<'a>(policy: &'a PolicyConfig, reports: &[VerifierReport]) -> Option<&'a str> {
+    policy.require.iter().flatten().map(String::as_str).find(|entry| {
+        !reports
+            .iter()
+            .any(|r| satisfies(r, entry) && report_passes(policy, r))
+    })
+}
+
 /// Checks every artifact-type group; on failure returns the first failing report and the rule.
 fn groups_pass<'a>(
     policy: &PolicyConfig,
@@ -39,7 +70,7 @@ fn groups_pass<'a>(
 ) -> Result<(), (&'a str, Rule, Vec<&'a VerifierReport>, usize)> {
     let mut groups: BTreeMap<&str, Vec<&VerifierReport>> = BTreeMap::new();
     for r in reports {
-        groups.entry(r.artifact_type.as_str()).or_default().push(r);
+        groups.entry(group_of(r)).or_default().push(r);
     }
     for (artifact_type, group) in groups {
         let rule = policy.rule_for(artifact_type);
@@ -106,10 +137,31 @@ pub fn decide(
         };
     }
     match groups_pass(policy, reports) {
-        Ok(()) => Verdict {
-            is_success: true,
-            error_reason: None,
-            message: None,
+        Ok(()) => match missing_requirement(policy, reports) {
+            None => Verdict {
+                is_success: true,
+                error_reason: None,
+                message: None,
+            },
+            Some(entry) => {
+                let present: Vec<String> = reports
+                    .iter()
+                    .map(|r| format!("{} ({})", group_of(r), r.verifier_type))
+                    .collect();
+                Verdict {
+                    is_success: false,
+                    error_reason: Some(if entry == "signature" {
+                        ReasonCode::NoSignature
+                    } else {
+                        ReasonCode::AttestationMissing
+                    }),
+                    message: Some(format!(
+                        "policy.require lists {entry:?} and {subject} has no passing {}; it has: {}",
+                        if entry == "signature" { "signature of its own" } else { "report of it" },
+                        present.join(", ")
+                    )),
+                }
+            }
         },
         Err((artifact_type, rule, failing, total)) => {
             let worst = failing.first().map(|r| first_failure(policy, r));
@@ -150,6 +202,8 @@ mod tests {
         PolicyConfig {
             default,
             artifact_types: types.iter().map(|(t, r)| (t.to_string(), *r)).collect(),
+            predicate_types: Default::default(),
+            require: None,
         }
     }
 

@@ -96,6 +96,7 @@ pub(crate) fn examine<'a>(
             found.reports.extend(f.reports);
             found.unverified.extend(f.unverified);
         }
+        reconsider(inner, &mut found.reports);
         Ok(found)
     }
     .boxed()
@@ -159,6 +160,25 @@ async fn examine_referrer(
         }
     }));
     let (nested, verifications) = tokio::join!(nested, verifications);
+    let verifications: Vec<_> = verifications
+        .into_iter()
+        .filter(|(v, outcome)| {
+            if !outcome.applies {
+                tracing::debug!(verifier = v.name(), referrer = %referrer.digest, why = %outcome.message, "verifier declined the referrer");
+            }
+            outcome.applies
+        })
+        .collect();
+    if verifications.is_empty() {
+        // Every matching verifier declined it (an attestation bundle seen only by the signature
+        // verifier): listed as unverified, exactly as a referrer no verifier handles.
+        found.unverified.push(UnverifiedReferrer {
+            subject: subject.pinned(),
+            reference_digest: referrer.digest.to_string(),
+            artifact_type: at,
+        });
+        return found;
+    }
 
     let nested_reports = match nested {
         Ok(n) => {
@@ -180,8 +200,13 @@ async fn examine_referrer(
         );
         report.remediation = outcome.remediation;
         report.extensions = outcome.extensions;
+        report.predicate_type = outcome.predicate_type;
+        report.facts = outcome.facts;
         report.nested_results = nested_reports.clone();
         fold_nested(&inner.policy, &mut report);
+        if v.signature_required() {
+            require_signature(&inner.policy, &mut report);
+        }
         found.reports.push(report);
     }
     found
@@ -203,6 +228,54 @@ fn fold_nested(policy: &signet_config::PolicyConfig, report: &mut VerifierReport
         "{}; but a referrer attached to it failed ({} on {}): {}",
         report.message, failed.verifier_name, failed.reference_digest, failed.message
     );
+}
+
+/// A plain attached document counts only with a verified signature of its own: a nested
+/// signature report (one without a predicate type) that passes. Without one, the report fails
+/// with `UNSIGNED_ATTESTATION` whatever its content said, and carries no facts.
+fn require_signature(policy: &signet_config::PolicyConfig, report: &mut VerifierReport) {
+    let signed = report
+        .nested_results
+        .iter()
+        .any(|n| n.predicate_type.is_none() && crate::policy::report_passes(policy, n));
+    if signed {
+        return;
+    }
+    let found = if report.nested_results.is_empty() {
+        "it has no signature attached".to_string()
+    } else {
+        format!(
+            "none of the {} referrer(s) attached to it is a signature that verified",
+            report.nested_results.len()
+        )
+    };
+    report.is_success = false;
+    report.error_reason = Some(ReasonCode::UnsignedAttestation);
+    report.message = format!(
+        "{} {} is not counted: {found} (signatureRequired: true)",
+        report.artifact_type, report.reference_digest
+    );
+    report.remediation =
+        "sign the attached document (notation sign or cosign sign on its digest), or set signatureRequired: false".into();
+    report.facts = serde_json::Value::Null;
+}
+
+/// Lets each verifier revisit its report with its siblings on the same subject (VEX statements
+/// clearing findings of a vulnerability report).
+fn reconsider(inner: &Inner, reports: &mut [VerifierReport]) {
+    if reports.len() < 2 {
+        return;
+    }
+    let siblings = reports.to_vec();
+    for report in reports.iter_mut() {
+        if let Some(v) = inner
+            .verifiers
+            .iter()
+            .find(|v| v.name() == report.verifier_name)
+        {
+            v.reconsider(report, &siblings);
+        }
+    }
 }
 
 /// The first failing report, depth first.

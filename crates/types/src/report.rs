@@ -168,6 +168,13 @@ pub struct VerifierReport {
     /// Verifier-specific details (for notation: `Issuer`, `SN`, ...).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub extensions: serde_json::Value,
+    /// Attestations: the predicate type (DSSE statements) or document media type (plain
+    /// attached documents) this report is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// Attestations: the facts extracted from the authentic document (docs/result-format.md).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub facts: serde_json::Value,
     /// Reports of the referrers of this referrer (for example a signature on an SBOM).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nested_results: Vec<VerifierReport>,
@@ -199,6 +206,8 @@ impl VerifierReport {
             error_reason,
             remediation: String::new(),
             extensions: serde_json::Value::Null,
+            predicate_type: None,
+            facts: serde_json::Value::Null,
             nested_results: Vec::new(),
         }
     }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use signet_types::{Descriptor, ReasonCode};
+use signet_types::{Descriptor, ReasonCode, VerifierReport};
 use tokio::time::Instant;
 
 /// Why content could not be fetched. Carries the reason code the report will show.
@@ -109,6 +109,17 @@ pub struct VerifierOutcome {
     pub remediation: String,
     /// Verifier-specific details for the report.
     pub extensions: serde_json::Value,
+    /// False when the referrer turned out not to be this verifier's to judge (a Sigstore bundle
+    /// holding an attestation, seen by the signature verifier; an attestation of another
+    /// family). The engine drops the outcome; a referrer that every matching verifier declines
+    /// is listed as unverified, never passed.
+    pub applies: bool,
+    /// For attestations: the predicate type (DSSE statements) or document media type (plain
+    /// attached documents) the outcome is about. Policy rules and `require` entries name it.
+    pub predicate_type: Option<String>,
+    /// For attestations: the facts extracted from an authentic document, for Rego. Never set
+    /// from a document whose authenticity was not established.
+    pub facts: serde_json::Value,
 }
 
 impl VerifierOutcome {
@@ -120,6 +131,9 @@ impl VerifierOutcome {
             error_reason: None,
             remediation: String::new(),
             extensions: serde_json::Value::Null,
+            applies: true,
+            predicate_type: None,
+            facts: serde_json::Value::Null,
         }
     }
 
@@ -131,7 +145,30 @@ impl VerifierOutcome {
             error_reason: Some(reason),
             remediation: String::new(),
             extensions: serde_json::Value::Null,
+            applies: true,
+            predicate_type: None,
+            facts: serde_json::Value::Null,
         }
+    }
+
+    /// The referrer is not this verifier's to judge (see [`Self::applies`]); `why` is logged.
+    pub fn not_applicable(why: impl Into<String>) -> Self {
+        VerifierOutcome {
+            applies: false,
+            ..VerifierOutcome::fail(ReasonCode::NoVerifier, why)
+        }
+    }
+
+    /// Sets the predicate type the outcome is about.
+    pub fn with_predicate_type(mut self, predicate_type: impl Into<String>) -> Self {
+        self.predicate_type = Some(predicate_type.into());
+        self
+    }
+
+    /// Sets the facts extracted from the (authentic) document.
+    pub fn with_facts(mut self, facts: serde_json::Value) -> Self {
+        self.facts = facts;
+        self
     }
 
     /// Adds extensions.
@@ -167,6 +204,73 @@ pub trait Verifier: Debug + Send + Sync {
     fn fingerprint(&self) -> String;
     /// Verifies one referrer. Must not panic; every failure is an outcome with a reason.
     async fn verify(&self, ctx: &VerifyContext<'_>) -> VerifierOutcome;
+
+    /// True for verifiers of attestations (SBOM, provenance, vulnerability reports, VEX), whose
+    /// reports carry a predicate type; false for signature verifiers. Decides the default of
+    /// `policy.require`.
+    fn is_attestation_verifier(&self) -> bool {
+        false
+    }
+
+    /// True when what this verifier judges (a plain attached SBOM or report) counts only with a
+    /// verified signature of its own among its nested referrers: the engine fails the report
+    /// with `UNSIGNED_ATTESTATION`, and drops its facts, when none passed.
+    fn signature_required(&self) -> bool {
+        false
+    }
+
+    /// This verifier as a checker of DSSE statements, when it is one (cosign): attestation
+    /// verifiers refer to it by name and so share its trust policies.
+    fn statement_verifier(self: Arc<Self>) -> Option<Arc<dyn StatementVerifier>> {
+        None
+    }
+
+    /// Revisits this verifier's report once every report on the same subject is known (a
+    /// vulnerability report cleared by a sibling VEX statement). The default leaves it as is.
+    fn reconsider(&self, _report: &mut VerifierReport, _siblings: &[VerifierReport]) {}
+}
+
+/// One DSSE statement found in an attestation referrer (a `.att` manifest layer or a Sigstore
+/// bundle), with what checking its signature against the trust policy concluded.
+#[derive(Debug, Clone)]
+pub struct CheckedStatement {
+    /// Digest of the layer holding it (envelope or bundle).
+    pub layer_digest: String,
+    /// The predicate type: declared by an annotation, or read from the (not yet trusted)
+    /// payload to route it. Authoritative only once `verified` is `Ok` and the caller re-reads it.
+    pub predicate_type: String,
+    /// The statement's exact bytes (in-toto JSON) when its signature satisfied the trust policy;
+    /// otherwise why not.
+    pub verified: Result<Bytes, (ReasonCode, String)>,
+    /// Evidence for the report (keys tried, keyless identity, transparency log).
+    pub evidence: serde_json::Value,
+}
+
+/// Checks the signatures of DSSE statements (attestations) with a signature verifier's trust:
+/// implemented by the cosign verifier; attestation verifiers call it by the cosign verifier's
+/// name, so keys, identities and roots are configured once.
+#[async_trait]
+pub trait StatementVerifier: Debug + Send + Sync {
+    /// The name of the verifier instance whose trust this is.
+    fn name(&self) -> &str;
+    /// Its settings fingerprint (part of the attestation verifier's own).
+    fn fingerprint(&self) -> String;
+    /// Fetches the referrer's manifest and checks each statement whose predicate type `wanted`
+    /// accepts (the others are neither verified nor returned). `Err` when the referrer as a
+    /// whole cannot be used (manifest unreadable, no trust policy for the subject).
+    async fn statements(
+        &self,
+        ctx: &VerifyContext<'_>,
+        wanted: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<CheckedStatement>, VerifierOutcome>;
+}
+
+/// Verifiers built before this one, for factories whose verifiers refer to others by name.
+pub trait BuiltVerifiers {
+    /// The statement verifier of the instance named `name`, if it exists and is one.
+    fn statement_verifier(&self, name: &str) -> Option<Arc<dyn StatementVerifier>>;
+    /// Names of the instances that are statement verifiers, for messages.
+    fn statement_verifier_names(&self) -> Vec<String>;
 }
 
 /// A problem in a verifier's configuration, with the field path it concerns.
@@ -193,4 +297,23 @@ pub trait VerifierFactory: Send + Sync {
         params: &serde_yaml_ng::Mapping,
         base_dir: &Path,
     ) -> Result<Arc<dyn Verifier>, Vec<ParamError>>;
+
+    /// True when this type's verifiers refer to other verifiers by name: they are built after
+    /// every other type, through [`Self::build_with`].
+    fn refers_to_others(&self) -> bool {
+        false
+    }
+
+    /// Builds an instance that may refer to verifiers built before it. Defaults to
+    /// [`Self::build`].
+    fn build_with(
+        &self,
+        name: &str,
+        artifact_types: &[String],
+        params: &serde_yaml_ng::Mapping,
+        base_dir: &Path,
+        _built: &dyn BuiltVerifiers,
+    ) -> Result<Arc<dyn Verifier>, Vec<ParamError>> {
+        self.build(name, artifact_types, params, base_dir)
+    }
 }
