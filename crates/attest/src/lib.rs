@@ -16,6 +16,7 @@ pub mod facts;
 pub mod provenance;
 pub mod sbom;
 pub mod statement;
+pub mod verifier;
 pub mod vex;
 pub mod vuln;
 

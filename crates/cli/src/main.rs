@@ -288,24 +288,7 @@ fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
     }
     if let Some(reports) = value.get("verifierReports").and_then(|v| v.as_array()) {
         for r in reports {
-            let pass = r.get("isSuccess").and_then(|v| v.as_bool()) == Some(true);
-            out.push_str(&format!(
-                "\n  {} {} {} {}{}",
-                if pass { "ok  " } else { "fail" },
-                r.get("verifierName")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?"),
-                r.get("artifactType")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?"),
-                r.get("referenceDigest")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?"),
-                r.get("message")
-                    .and_then(|v| v.as_str())
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default(),
-            ));
+            report_lines(&mut out, r, 1);
         }
     }
     if let Some(unverified) = value.get("unverifiedReferrers").and_then(|v| v.as_array()) {
@@ -322,6 +305,47 @@ fn text_summary(key: &str, value: &serde_json::Value, error: &str) -> String {
         }
     }
     out
+}
+
+/// One report as text, its facts and nested reports indented below it.
+fn report_lines(out: &mut String, r: &serde_json::Value, depth: usize) {
+    let str_of = |k: &str| r.get(k).and_then(|v| v.as_str());
+    let pass = r.get("isSuccess").and_then(|v| v.as_bool()) == Some(true);
+    let indent = "  ".repeat(depth);
+    out.push_str(&format!(
+        "\n{indent}{} {} {} {}{}",
+        if pass { "ok  " } else { "fail" },
+        str_of("verifierName").unwrap_or("?"),
+        str_of("predicateType")
+            .or_else(|| str_of("artifactType"))
+            .unwrap_or("?"),
+        str_of("referenceDigest").unwrap_or("?"),
+        str_of("message")
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default(),
+    ));
+    if let Some(facts) = r.get("facts").and_then(|f| f.as_object()) {
+        let shown: Vec<String> = facts
+            .iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(s) => Some(format!("{k}={s}")),
+                serde_json::Value::Number(n) => Some(format!("{k}={n}")),
+                serde_json::Value::Bool(b) => Some(format!("{k}={b}")),
+                serde_json::Value::Object(o) if !o.is_empty() => {
+                    Some(format!("{k}={}", serde_json::Value::Object(o.clone())))
+                }
+                _ => None,
+            })
+            .collect();
+        if !shown.is_empty() {
+            out.push_str(&format!("\n{indent}       facts: {}", shown.join(" ")));
+        }
+    }
+    if let Some(nested) = r.get("nestedResults").and_then(|v| v.as_array()) {
+        for n in nested {
+            report_lines(out, n, depth + 1);
+        }
+    }
 }
 
 async fn resolve(path: Option<&Path>, timeout: Duration, images: &[String]) -> Result<u8, Exit> {
@@ -382,6 +406,34 @@ mod tests {
         assert_eq!(
             verify_exit_code(&[item(json!({"isSuccess": true}), "internal_error: x")]),
             1
+        );
+    }
+
+    #[test]
+    fn text_summary_shows_attestations_with_their_predicate_type_facts_and_nesting() {
+        let value = json!({
+            "isSuccess": false,
+            "subject": "reg/app@sha256:aa",
+            "errorReason": "DISALLOWED_LICENSE",
+            "message": "m",
+            "verifierReports": [{"isSuccess": false, "verifierName": "sbom",
+                "artifactType": "application/spdx+json", "predicateType": "application/spdx+json",
+                "referenceDigest": "sha256:bb", "message": "GPL-3.0-only in bash",
+                "facts": {"format": "spdx", "packageCount": 3, "licenseViolations": [{"name": "bash"}]},
+                "nestedResults": [{"isSuccess": true, "verifierName": "cosign",
+                    "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+                    "referenceDigest": "sha256:cc", "message": "verified"}]}]
+        });
+        let text = text_summary("reg/app:v1", &value, "");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "  fail sbom application/spdx+json sha256:bb: GPL-3.0-only in bash"
+        );
+        assert_eq!(lines[3], "         facts: format=spdx packageCount=3");
+        assert_eq!(
+            lines[4],
+            "    ok   cosign application/vnd.dev.cosign.artifact.sig.v1+json sha256:cc: verified"
         );
     }
 

@@ -1,5 +1,5 @@
-//! The verifier types this build of Signet knows. The notation and cosign verifier crates add
-//! their factories here; the engine and server never name a concrete verifier.
+//! The verifier types this build of Signet knows. The notation, cosign and attestation verifier
+//! crates add their factories here; the engine and server never name a concrete verifier.
 
 use std::sync::Arc;
 
@@ -7,8 +7,12 @@ use signet_verify::VerifierFactory;
 
 /// Every verifier factory compiled in.
 pub fn factories() -> Vec<Arc<dyn VerifierFactory>> {
-    vec![
+    let mut all: Vec<Arc<dyn VerifierFactory>> = vec![
         Arc::new(signet_notation::verifier::NotationFactory),
         Arc::new(signet_cosign::CosignFactory),
-    ]
+    ];
+    for f in signet_attest::verifier::AttestationFactory::all() {
+        all.push(Arc::new(f));
+    }
+    all
 }

@@ -370,21 +370,7 @@ fn verdicts(text: &str) -> [Verdict; 9] {
 /// Where a template decides otherwise behind Signet than behind Ratify: (case, contract, why).
 /// The test asserts the flipped verdict here, so a change in Signet that removes a mismatch
 /// makes it fail and this list (and docs/result-format.md) must be updated.
-const MISMATCHES: &[(&str, Contract, &str)] = &[
-    (
-        "ferro/sbom",
-        Sbom,
-        "Signet has no SBOM verifier: an SPDX referrer is listed under unverifiedReferrers, never \
-         as a report with type \"sbom\", so the template denies every image, even one whose SBOM \
-         Ratify's sbom verifier would pass",
-    ),
-    (
-        "ferro/sbom",
-        VulnerabilityReport,
-        "Signet has no vulnerability-report verifier: no report has type \"vulnerabilityreport\" \
-         or extensions.createdAt, so the template denies every image",
-    ),
-];
+const MISMATCHES: &[(&str, Contract, &str)] = &[];
 
 /// An openssl root and ECDSA P-256 code-signing leaf, and COSE_Sign1 Notary Project envelopes
 /// made with them by pycose (crates/notation/tests/tools/make_cose.py).
@@ -528,15 +514,25 @@ async fn populate_ferro(reg: &Registry, pki: &Pki, dir: &Path) {
         descriptor(&reg.push_sample_image(repo, "v1", repo).await.unwrap())
     };
 
-    // an SPDX SBOM and a SARIF vulnerability report beside the valid signature
+    // an SPDX SBOM and a SARIF vulnerability report beside the valid signature, each signed
+    // (COSE) on its own digest, as Ratify's notaryProjectSignatureRequired wants them
     let spdx = json!({"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT", "name": "sample",
         "documentNamespace": "https://signet.example/spdx/sample", "packages": [],
         "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: signet-tests"]}});
-    oras.document("sbom:v1", &spdx, SPDX);
+    let sbom = oras.document("sbom:v1", &spdx, SPDX);
+    oras.cose(
+        &format!("sbom@{}", sbom["digest"].as_str().unwrap()),
+        &pki.sign(&sbom, "sbom-spdx"),
+    );
     let sarif = json!({"version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "trivy"}}, "results": []}]});
-    oras.document("sbom:v1", &sarif, SARIF);
+        "runs": [{"tool": {"driver": {"name": "trivy"}}, "results": [],
+                  "invocations": [{"executionSuccessful": true, "endTimeUtc": "2026-11-30T00:00:00Z"}]}]});
+    let report = oras.document("sbom:v1", &sarif, SARIF);
+    oras.cose(
+        &format!("sbom@{}", report["digest"].as_str().unwrap()),
+        &pki.sign(&report, "sbom-sarif"),
+    );
 
     sample("unsigned").await;
 
@@ -606,7 +602,7 @@ fn config(
         "trustPolicies": [
             {"name": "untrusted", "registryScopes": [scope("untrusted")],
              "signatureVerification": {"level": "strict"}, "trustStores": ["ca:new"], "trustedIdentities": ["*"]},
-            {"name": "cose", "registryScopes": [scope("nested"), scope("nested-bad"), scope("mixed")],
+            {"name": "cose", "registryScopes": [scope("nested"), scope("nested-bad"), scope("mixed"), scope("sbom")],
              "signatureVerification": {"level": "strict"}, "trustStores": ["ca:cose", "ca:e2e"], "trustedIdentities": ["*"]},
             {"name": "everything-else", "registryScopes": ["*"],
              "signatureVerification": {"level": "strict"}, "trustStores": ["ca:e2e"], "trustedIdentities": ["*"]}
@@ -626,6 +622,14 @@ fn config(
                 "cose": [cose_root]
             }},
             "trustPolicyDoc": policy
+        }, {
+            // Ratify's sbom and vulnerabilityreport verifiers on plain documents; their
+            // signatures are the notation verifier's (nested referrers)
+            "name": "sbom", "type": "sbom", "artifactTypes": [SPDX],
+            "disallowedLicenses": ["GPL-3.0-only"]
+        }, {
+            "name": "vulnerabilityreport", "type": "vulnerabilityreport", "artifactTypes": [SARIF],
+            "disallowedSeverities": ["critical", "high"]
         }],
         "policy": {"artifactTypes": {SIG: "any"}}
     });
@@ -893,26 +897,28 @@ async fn ratify_templates_decide_behind_signet_as_behind_ratify() {
         v["verifierReports"][0]["extensions"]["Issuer"], E2E_ISSUER,
         "{v}"
     );
+    // The SBOM and the report are judged by Signet's sbom and vulnerabilityreport verifiers,
+    // each with the verified signature on it nested, under the types Ratify's templates read
     let v = value_of(&ferro.reference("sbom:v1"));
-    let unverified: Vec<&str> = v["unverifiedReferrers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["artifactType"].as_str().unwrap())
-        .collect();
-    assert_eq!(unverified.len(), 2, "{v}");
-    assert!(
-        unverified.contains(&SPDX) && unverified.contains(&SARIF),
-        "{v}"
-    );
-    assert!(
-        v["verifierReports"]
+    assert!(v.get("unverifiedReferrers").is_none(), "{v}");
+    for (ty, at) in [("sbom", SPDX), ("vulnerabilityreport", SARIF)] {
+        let r = v["verifierReports"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|r| r["type"] == "notation"),
-        "{v}"
-    );
+            .find(|r| r["type"] == ty)
+            .unwrap_or_else(|| panic!("no {ty} report: {v}"));
+        assert_eq!((r["isSuccess"].as_bool(), r["artifactType"].as_str()), (Some(true), Some(at)), "{v}");
+        let n = &r["nestedResults"][0];
+        assert_eq!((n["type"].as_str(), n["isSuccess"].as_bool()), (Some("notation"), Some(true)), "{v}");
+    }
+    let report = v["verifierReports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "vulnerabilityreport")
+        .unwrap();
+    assert_eq!(report["extensions"]["createdAt"], "2026-11-30T00:00:00Z", "{v}");
 
     // Every contract on every image: what it would decide behind Ratify, or, at a listed
     // mismatch, the opposite.

@@ -289,12 +289,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         if v.type_.trim().is_empty() {
             is.add(format!("{path}.type"), "is empty");
         }
-        if v.artifact_types.is_empty() {
-            is.add(
-                format!("{path}.artifactTypes"),
-                "is empty (expected the artifact types this verifier checks, e.g. application/vnd.cncf.notary.signature)",
-            );
-        }
+        // An empty list is the verifier type's to judge: attestation verifiers default it; the
+        // engine refuses a built verifier that handles no artifact type.
         for (j, t) in v.artifact_types.iter().enumerate() {
             if t.trim().is_empty() || t.contains(char::is_whitespace) {
                 is.add(

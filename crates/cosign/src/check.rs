@@ -74,7 +74,7 @@ impl Verification {
         }
     }
 
-    fn fail(mut self, reason: ReasonCode, error: impl Into<String>) -> Verification {
+    pub(crate) fn fail(mut self, reason: ReasonCode, error: impl Into<String>) -> Verification {
         self.is_success = false;
         self.reason = Some(reason);
         self.error = Some(error.into());
@@ -84,6 +84,21 @@ impl Verification {
     fn pass(mut self) -> Verification {
         self.is_success = true;
         self
+    }
+
+    /// An attempt with `key`, not yet decided.
+    pub(crate) fn with_key(key: &PublicKey) -> Verification {
+        Verification::new(Some(key))
+    }
+
+    /// A failed attempt that tried no key.
+    pub(crate) fn failed(reason: ReasonCode, error: impl Into<String>) -> Verification {
+        Verification::new(None).fail(reason, error)
+    }
+
+    /// Marks the attempt as satisfying the policy.
+    pub(crate) fn into_pass(self) -> Verification {
+        self.pass()
     }
 }
 
@@ -497,6 +512,38 @@ pub fn check_bundle(
         Ok(s) => s,
         Err((reason, e)) => return vec![Verification::new(None).fail(reason, e)],
     };
+    check_bundle_statement(bundle, &statement, subject, policy, root)
+}
+
+/// Checks a Sigstore bundle holding an attestation (a DSSE in-toto statement of any predicate
+/// type but cosign's sign/v1) attached to the image with digest `subject`: the same signature,
+/// identity and log checks as an image signature. What the predicate says is the caller's.
+pub fn check_attestation_bundle(
+    bundle: &Bundle,
+    subject: &Sha256Hash,
+    policy: &TrustPolicy,
+    root: Option<&Root>,
+) -> Vec<Verification> {
+    let statement = match bundle_statement(bundle) {
+        Ok(s) => s,
+        Err((reason, e)) => return vec![Verification::new(None).fail(reason, e)],
+    };
+    check_bundle_statement(bundle, &statement, subject, policy, root)
+}
+
+/// The predicate type a bundle's DSSE statement declares, read without any verification: for
+/// routing a bundle to the signature or to an attestation verifier only.
+pub fn bundle_predicate_type(bundle: &Bundle) -> Option<String> {
+    bundle_statement(bundle).ok().map(|s| s.predicate_type)
+}
+
+fn check_bundle_statement(
+    bundle: &Bundle,
+    statement: &Statement,
+    subject: &Sha256Hash,
+    policy: &TrustPolicy,
+    root: Option<&Root>,
+) -> Vec<Verification> {
     // Checked first, before any cryptography, so the message names what the statement is about
     // (a copied bundle); the signature checks below bind the same statement again.
     if !statement.matches_sha256(subject) {
@@ -570,6 +617,20 @@ pub fn check_bundle(
 }
 
 fn image_statement(bundle: &Bundle) -> Result<Statement, (ReasonCode, String)> {
+    let statement = bundle_statement(bundle)?;
+    if statement.predicate_type != COSIGN_SIGN_PREDICATE {
+        return Err((
+            ReasonCode::UnsupportedSignature,
+            format!(
+                "bundle is an attestation with predicate type {:?}, not an image signature ({COSIGN_SIGN_PREDICATE})",
+                statement.predicate_type
+            ),
+        ));
+    }
+    Ok(statement)
+}
+
+fn bundle_statement(bundle: &Bundle) -> Result<Statement, (ReasonCode, String)> {
     let SignatureContent::DsseEnvelope(env) = &bundle.content else {
         return Err((
             ReasonCode::UnsupportedSignature,
@@ -591,15 +652,6 @@ fn image_statement(bundle: &Bundle) -> Result<Statement, (ReasonCode, String)> {
             format!("bundle payload is not an in-toto statement: {e}"),
         )
     })?;
-    if statement.predicate_type != COSIGN_SIGN_PREDICATE {
-        return Err((
-            ReasonCode::UnsupportedSignature,
-            format!(
-                "bundle is an attestation with predicate type {:?}, not an image signature ({COSIGN_SIGN_PREDICATE})",
-                statement.predicate_type
-            ),
-        ));
-    }
     Ok(statement)
 }
 

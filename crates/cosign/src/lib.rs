@@ -8,7 +8,9 @@
 //! Knows nothing of HTTP or Gatekeeper: content arrives through `signet_verify::ContentStore`.
 #![warn(missing_docs)]
 
+pub mod attestation;
 pub mod check;
+pub mod dsse;
 pub mod identity;
 pub mod keys;
 pub mod legacy;

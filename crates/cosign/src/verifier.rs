@@ -35,6 +35,9 @@ pub const VERIFIER_TYPE: &str = "cosign";
 /// Default largest signature layer (payload or bundle) accepted, in bytes.
 pub const DEFAULT_MAX_SIGNATURE_BYTES: u64 = 1024 * 1024;
 
+/// Default largest attestation layer (a DSSE envelope or bundle carrying an SBOM can be large).
+pub const DEFAULT_MAX_ATTESTATION_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Default largest number of signature layers read from one manifest.
 pub const DEFAULT_MAX_SIGNATURES: usize = 32;
 
@@ -53,6 +56,8 @@ struct Params {
     max_signature_bytes: Option<u64>,
     #[serde(default)]
     max_signatures: Option<usize>,
+    #[serde(default)]
+    max_attestation_bytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +309,12 @@ impl VerifierFactory for CosignFactory {
         if max_signature_bytes == 0 || max_signature_bytes > 64 * 1024 * 1024 {
             errors.push(perr("maxSignatureBytes", "must be between 1 and 67108864"));
         }
+        let max_attestation_bytes = params
+            .max_attestation_bytes
+            .unwrap_or(DEFAULT_MAX_ATTESTATION_BYTES);
+        if max_attestation_bytes == 0 || max_attestation_bytes > 256 * 1024 * 1024 {
+            errors.push(perr("maxAttestationBytes", "must be between 1 and 268435456"));
+        }
         let max_signatures = params.max_signatures.unwrap_or(DEFAULT_MAX_SIGNATURES);
         if max_signatures == 0 || max_signatures > 1024 {
             errors.push(perr("maxSignatures", "must be between 1 and 1024"));
@@ -337,6 +348,7 @@ impl VerifierFactory for CosignFactory {
                     roots: roots.roots,
                     max_signature_bytes,
                     max_signatures,
+                    max_attestation_bytes,
                     fingerprint: hex::encode(h.finalize()),
                 }))
             }
@@ -353,6 +365,7 @@ pub struct CosignVerifier {
     roots: Vec<Root>,
     max_signature_bytes: u64,
     max_signatures: usize,
+    max_attestation_bytes: u64,
     fingerprint: String,
 }
 
@@ -394,6 +407,21 @@ impl CosignVerifier {
         &self.policies
     }
 
+    /// The trusted root a policy uses.
+    pub(crate) fn root_of(&self, policy: &TrustPolicy) -> Option<&Root> {
+        self.root(policy)
+    }
+
+    /// Most signature (or attestation) layers read from one manifest.
+    pub(crate) fn max_signatures(&self) -> usize {
+        self.max_signatures
+    }
+
+    /// Largest attestation layer (DSSE envelope or bundle holding a statement) accepted.
+    pub(crate) fn max_attestation_bytes(&self) -> u64 {
+        self.max_attestation_bytes
+    }
+
     fn root(&self, policy: &TrustPolicy) -> Option<&Root> {
         policy.trusted_root.and_then(|i| self.roots.get(i))
     }
@@ -417,8 +445,24 @@ impl Verifier for CosignVerifier {
         self.fingerprint.clone()
     }
 
+    fn statement_verifier(self: Arc<Self>) -> Option<Arc<dyn signet_verify::StatementVerifier>> {
+        Some(self)
+    }
+
     async fn verify(&self, ctx: &VerifyContext<'_>) -> VerifierOutcome {
         let image = ctx.subject.pinned();
+        // A bundle referrer announcing an attestation is not a signature: declined unread.
+        if let Some(t) = ctx
+            .referrer
+            .annotations
+            .get(crate::attestation::ANNOTATION_BUNDLE_PREDICATE_TYPE)
+        {
+            if t != check::COSIGN_SIGN_PREDICATE {
+                return VerifierOutcome::not_applicable(format!(
+                    "bundle referrer holds an attestation ({t}), not an image signature"
+                ));
+            }
+        }
         let Some(policy) = self.policies.select(&ctx.subject.repository) else {
             return fail(
                 ReasonCode::NoTrustPolicy,
@@ -504,6 +548,7 @@ impl Verifier for CosignVerifier {
         let root = self.root(policy);
         let mut reports = Vec::new();
         let mut transient: Option<(ReasonCode, String)> = None;
+        let mut attestations = 0usize;
         for layer in layers {
             if tokio_deadline_passed(ctx) {
                 transient.get_or_insert((
@@ -546,6 +591,17 @@ impl Verifier for CosignVerifier {
                     continue;
                 }
             };
+            if bundle_form {
+                if let Ok(bundle) = parse_bundle(&blob) {
+                    if check::bundle_predicate_type(&bundle)
+                        .is_some_and(|t| t != check::COSIGN_SIGN_PREDICATE)
+                    {
+                        // An attestation: an attestation verifier judges it.
+                        attestations += 1;
+                        continue;
+                    }
+                }
+            }
             report.verifications = if bundle_form {
                 match (parse_bundle(&blob), &subject_sha256) {
                     (Err(e), _) => vec![failed_verification(ReasonCode::InvalidSignature, e)],
@@ -562,6 +618,12 @@ impl Verifier for CosignVerifier {
                 }
             };
             reports.push(report);
+        }
+        if reports.is_empty() && attestations > 0 && transient.is_none() {
+            return VerifierOutcome::not_applicable(format!(
+                "manifest {} holds {attestations} attestation bundle(s) and no image signature",
+                ctx.referrer.digest
+            ));
         }
         let passing = reports.iter().find(|r| r.passed());
         if let Some(obj) = ext.as_object_mut() {

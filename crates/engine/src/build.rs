@@ -135,6 +135,10 @@ pub fn build(
                 &config.base_dir,
                 &others,
             ) {
+                Ok(v) if v.artifact_types().is_empty() => issues.push(ConfigIssue {
+                    path: format!("{path}.artifactTypes"),
+                    message: "is empty (expected the artifact types this verifier checks, e.g. application/vnd.cncf.notary.signature)".into(),
+                }),
                 Ok(v) => built[i] = Some(v),
                 Err(errs) => issues.extend(errs.into_iter().map(|e| ConfigIssue {
                     path: format!("{path}.{}", e.path),

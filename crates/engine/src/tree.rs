@@ -204,7 +204,7 @@ async fn examine_referrer(
         report.facts = outcome.facts;
         report.nested_results = nested_reports.clone();
         fold_nested(&inner.policy, &mut report);
-        if v.signature_required() {
+        if v.signature_required(&referrer) {
             require_signature(&inner.policy, &mut report);
         }
         found.reports.push(report);

@@ -215,7 +215,7 @@ pub trait Verifier: Debug + Send + Sync {
     /// True when what this verifier judges (a plain attached SBOM or report) counts only with a
     /// verified signature of its own among its nested referrers: the engine fails the report
     /// with `UNSIGNED_ATTESTATION`, and drops its facts, when none passed.
-    fn signature_required(&self) -> bool {
+    fn signature_required(&self, _referrer: &Descriptor) -> bool {
         false
     }
 
@@ -261,7 +261,7 @@ pub trait StatementVerifier: Debug + Send + Sync {
     async fn statements(
         &self,
         ctx: &VerifyContext<'_>,
-        wanted: &(dyn Fn(&str) -> bool + Sync),
+        wanted: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
     ) -> Result<Vec<CheckedStatement>, VerifierOutcome>;
 }
 

@@ -90,7 +90,9 @@ impl ProvenancePolicy {
     /// Compiles the parameters. On error, every problem found, as (path relative to the policy,
     /// message): both forms of one field, an empty value, a regular expression that does not
     /// compile, a source digest that is empty or not hex.
-    pub fn from_params(p: &ProvenancePolicyParams) -> Result<ProvenancePolicy, Vec<(String, String)>> {
+    pub fn from_params(
+        p: &ProvenancePolicyParams,
+    ) -> Result<ProvenancePolicy, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let builder_id = matcher(
             "builderId",
@@ -188,7 +190,12 @@ impl ProvenancePolicy {
             "source repository",
             &d.source.repository,
         );
-        check(&self.source_ref, "sourceRef", "source ref", &d.source.reference);
+        check(
+            &self.source_ref,
+            "sourceRef",
+            "source ref",
+            &d.source.reference,
+        );
         for (algorithm, wanted) in &self.source_digest {
             match d.source.digest_value(algorithm) {
                 None => out.push(format!(

@@ -240,11 +240,7 @@ pub(crate) fn parse(document: &[u8], limits: &Limits) -> Result<Report, Document
             .clone()
             .or_else(|| first.tool.driver.semantic_version.clone()),
     };
-    let invocations = || {
-        log.runs
-            .iter()
-            .flat_map(|r| r.invocations.iter().flatten())
-    };
+    let invocations = || log.runs.iter().flat_map(|r| r.invocations.iter().flatten());
     let created = invocations()
         .find_map(|i| i.end_time_utc.clone())
         .or_else(|| invocations().find_map(|i| i.start_time_utc.clone()));

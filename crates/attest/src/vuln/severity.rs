@@ -131,7 +131,10 @@ mod tests {
             severity_line("Vulnerability CVE-1\nSeverity: MEDIUM\nPackage: x"),
             Some(Severity::Medium)
         );
-        assert_eq!(severity_line("Severity:   critical"), Some(Severity::Critical));
+        assert_eq!(
+            severity_line("Severity:   critical"),
+            Some(Severity::Critical)
+        );
         assert_eq!(severity_line("Severity: bogus"), None);
         assert_eq!(severity_line("no line"), None);
     }

@@ -22,7 +22,12 @@ pub const VIOLATION: &str = "data.signetverification.violation";
 
 /// The template's Rego source.
 pub fn template_rego() -> String {
-    let path = repo_root().join("library/signet-verification/template.yaml");
+    library_rego("signet-verification")
+}
+
+/// The Rego source of the library template in `library/<dir>/template.yaml`.
+pub fn library_rego(dir: &str) -> String {
+    let path = repo_root().join("library").join(dir).join("template.yaml");
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc["spec"]["targets"][0]["rego"]
@@ -297,6 +302,32 @@ pub fn review_violations(review: Value, provider_response: Value) -> (Vec<String
     let eval = eval_both(Query {
         modules: &[("template.rego", &rego)],
         query: VIOLATION,
+        input: &input,
+        external_data: Some(&answer),
+    });
+    (violation_messages(eval.value), eval.calls.concat())
+}
+
+/// Violations of the library template in `library/<dir>` (Rego package `package`) for a Pod in
+/// `namespace` running `images`, with the constraint's `parameters` (the provider is added), given
+/// the provider's answer; on both engines, which must agree. Returns the sorted messages and the
+/// keys asked.
+pub fn library_violations(
+    dir: &str,
+    package: &str,
+    parameters: Value,
+    review: Value,
+    provider_response: &Value,
+) -> (Vec<String>, Vec<String>) {
+    let rego = library_rego(dir);
+    let mut params = parameters;
+    params["provider"] = json!("signet");
+    let input = json!({"review": review, "parameters": params});
+    let answer = external_data_value(provider_response);
+    let query = format!("data.{package}.violation");
+    let eval = eval_both(Query {
+        modules: &[("template.rego", &rego)],
+        query: &query,
         input: &input,
         external_data: Some(&answer),
     });
