@@ -104,7 +104,9 @@ struct Common {
     max_document_bytes: Option<usize>,
 }
 
-fn take_common(params: &serde_yaml_ng::Mapping) -> (Common, serde_yaml_ng::Mapping, Vec<ParamError>) {
+fn take_common(
+    params: &serde_yaml_ng::Mapping,
+) -> (Common, serde_yaml_ng::Mapping, Vec<ParamError>) {
     let mut rest = params.clone();
     let mut common = Common::default();
     let mut errors = Vec::new();
@@ -120,7 +122,10 @@ fn take_common(params: &serde_yaml_ng::Mapping) -> (Common, serde_yaml_ng::Mappi
             match v {
                 serde_yaml_ng::Value::Bool(b) => {
                     if common.signature_required.is_some_and(|prev| prev != b) {
-                        errors.push(perr(key, "signatureRequired and notaryProjectSignatureRequired disagree"));
+                        errors.push(perr(
+                            key,
+                            "signatureRequired and notaryProjectSignatureRequired disagree",
+                        ));
                     }
                     common.signature_required = Some(b);
                 }
@@ -140,10 +145,15 @@ fn take_common(params: &serde_yaml_ng::Mapping) -> (Common, serde_yaml_ng::Mappi
 }
 
 /// Deserializes the family's policy parameters, with field paths.
-fn policy_params<T: for<'de> Deserialize<'de>>(rest: serde_yaml_ng::Mapping) -> Result<T, ParamError> {
+fn policy_params<T: for<'de> Deserialize<'de>>(
+    rest: serde_yaml_ng::Mapping,
+) -> Result<T, ParamError> {
     serde_path_to_error::deserialize(serde_yaml_ng::Value::Mapping(rest)).map_err(|e| {
         let path = e.path().to_string();
-        perr(if path == "." { String::new() } else { path }, e.inner().to_string())
+        perr(
+            if path == "." { String::new() } else { path },
+            e.inner().to_string(),
+        )
     })
 }
 
@@ -157,19 +167,26 @@ enum Policy {
 }
 
 fn compile(family: Family, rest: serde_yaml_ng::Mapping) -> Result<Policy, Vec<ParamError>> {
-    let pairs = |es: Vec<(String, String)>| es.into_iter().map(|(p, m)| perr(p, m)).collect::<Vec<_>>();
+    let pairs =
+        |es: Vec<(String, String)>| es.into_iter().map(|(p, m)| perr(p, m)).collect::<Vec<_>>();
     match family {
         Family::Provenance => {
             let p: provenance::ProvenancePolicyParams = policy_params(rest).map_err(|e| vec![e])?;
-            provenance::ProvenancePolicy::from_params(&p).map(Policy::Provenance).map_err(pairs)
+            provenance::ProvenancePolicy::from_params(&p)
+                .map(Policy::Provenance)
+                .map_err(pairs)
         }
         Family::Sbom => {
             let p: sbom::SbomPolicyParams = policy_params(rest).map_err(|e| vec![e])?;
-            sbom::SbomPolicy::from_params(&p).map(Policy::Sbom).map_err(pairs)
+            sbom::SbomPolicy::from_params(&p)
+                .map(Policy::Sbom)
+                .map_err(pairs)
         }
         Family::Vulnerabilities => {
             let p: vuln::VulnPolicyParams = policy_params(rest).map_err(|e| vec![e])?;
-            vuln::VulnPolicy::from_params(&p).map(Policy::Vulnerabilities).map_err(pairs)
+            vuln::VulnPolicy::from_params(&p)
+                .map(Policy::Vulnerabilities)
+                .map_err(pairs)
         }
         Family::Vex => {
             if let Some((k, _)) = rest.iter().next() {
@@ -341,7 +358,13 @@ fn is_statement_type(t: &str) -> bool {
 }
 
 impl AttestationVerifier {
-    fn evaluate(&self, format: Format, document: &[u8], created_at: Option<&str>, ctx: &VerifyContext<'_>) -> Evaluation {
+    fn evaluate(
+        &self,
+        format: Format,
+        document: &[u8],
+        created_at: Option<&str>,
+        ctx: &VerifyContext<'_>,
+    ) -> Evaluation {
         match &self.policy {
             Policy::Provenance(p) => provenance::evaluate(format, document, p, &self.limits),
             Policy::Sbom(p) => sbom::evaluate(format, document, p, &self.limits),
@@ -423,11 +446,15 @@ impl AttestationVerifier {
         let Some(sv) = &self.statements else {
             return VerifierOutcome::fail(
                 ReasonCode::ConfigError,
-                format!("verifier {} has no cosign verifier for DSSE attestations", self.name),
+                format!(
+                    "verifier {} has no cosign verifier for DSSE attestations",
+                    self.name
+                ),
             );
         };
         let family = self.family;
-        let wanted = move |t: &str| Format::from_predicate_type(t).is_some_and(|f| f.family() == family);
+        let wanted =
+            move |t: &str| Format::from_predicate_type(t).is_some_and(|f| f.family() == family);
         let checked = match sv.statements(ctx, &wanted).await {
             Ok(c) => c,
             Err(outcome) => return outcome,
@@ -439,12 +466,21 @@ impl AttestationVerifier {
                 type_name(self.family)
             ));
         }
-        let judged: Vec<Judged> = checked.into_iter().map(|c| self.judge_statement(c, ctx)).collect();
+        let judged: Vec<Judged> = checked
+            .into_iter()
+            .map(|c| self.judge_statement(c, ctx))
+            .collect();
         self.outcome(judged, Some(sv.name()))
     }
 
-    async fn verify_document(&self, ctx: &VerifyContext<'_>, artifact_type: &str) -> VerifierOutcome {
-        let Some(format) = Format::from_media_type(artifact_type).filter(|f| f.family() == self.family) else {
+    async fn verify_document(
+        &self,
+        ctx: &VerifyContext<'_>,
+        artifact_type: &str,
+    ) -> VerifierOutcome {
+        let Some(format) =
+            Format::from_media_type(artifact_type).filter(|f| f.family() == self.family)
+        else {
             return VerifierOutcome::not_applicable(format!(
                 "{artifact_type} is not a {} document type",
                 type_name(self.family)
@@ -459,7 +495,10 @@ impl AttestationVerifier {
             Err(e) => {
                 return VerifierOutcome::fail(
                     ReasonCode::InvalidManifest,
-                    format!("document manifest {} is not an OCI image manifest: {e}", ctx.referrer.digest),
+                    format!(
+                        "document manifest {} is not an OCI image manifest: {e}",
+                        ctx.referrer.digest
+                    ),
                 )
                 .with_predicate_type(artifact_type)
             }
@@ -575,7 +614,9 @@ impl AttestationVerifier {
             VerifierOutcome::pass(format!("{what}: {}", d.evaluation.message))
         } else {
             VerifierOutcome::fail(
-                d.evaluation.reason.unwrap_or(ReasonCode::PolicyNotSatisfied),
+                d.evaluation
+                    .reason
+                    .unwrap_or(ReasonCode::PolicyNotSatisfied),
                 format!("{what}: {}", d.evaluation.message),
             )
         };
@@ -622,7 +663,10 @@ impl Verifier for AttestationVerifier {
     }
 
     fn signature_required(&self, referrer: &Descriptor) -> bool {
-        let at = referrer.artifact_type.as_deref().unwrap_or(&referrer.media_type);
+        let at = referrer
+            .artifact_type
+            .as_deref()
+            .unwrap_or(&referrer.media_type);
         self.signature_required && !is_statement_type(at)
     }
 

@@ -199,8 +199,16 @@ fn not_affected_clears_exactly_its_cve_and_packages_and_under_investigation_does
     assert!(e.message.contains("CVE-2019-1551"), "{}", e.message);
     // remainingCounts: the scanner's counts less the two medium findings VEX cleared.
     let medium = report.facts["counts"]["medium"].as_u64().unwrap();
-    assert_eq!(e.facts["remainingCounts"]["medium"], medium - 2, "{}", e.facts);
-    assert_eq!(e.facts["counts"], report.facts["counts"], "counts stay the scanner's");
+    assert_eq!(
+        e.facts["remainingCounts"]["medium"],
+        medium - 2,
+        "{}",
+        e.facts
+    );
+    assert_eq!(
+        e.facts["counts"], report.facts["counts"],
+        "counts stay the scanner's"
+    );
     assert_eq!(
         e.extensions["severityViolations"],
         json!({"CVE-2019-1551": "medium"})

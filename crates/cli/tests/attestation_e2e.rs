@@ -31,6 +31,7 @@ const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 const SPDX: &str = "application/spdx+json";
 const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 const SARIF: &str = "application/sarif+json";
+const OPENVEX: &str = "application/openvex+json";
 const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 const BUILDER_V1: &str = "https://github.com/actions/runner/github-hosted";
@@ -88,6 +89,19 @@ const CASES: &[(&str, Option<Failure>)] = &[
     ("vuln/sarif:v1", Some(("VULNERABILITY_FOUND", &[CVE]))),
     // Provenance but no signature of the image itself.
     ("nosig/app:v1", Some(("NO_SIGNATURE", &["policy.require"]))),
+    // Documents made by real generators: a CycloneDX 1.6 SBOM by cyclonedx-py (oras attach,
+    // signed) and an SPDX 2.3 SBOM by sbom4python (cosign attest --type spdxjson).
+    ("sbom/real:v1", None),
+    // A signed SPDX document nested 100 levels deep.
+    (
+        "sbom/deep:v1",
+        Some(("INVALID_ATTESTATION", &["nested deeper than 64"])),
+    ),
+    // A real Trivy SARIF report (medium findings only), attached with oras and signed.
+    ("vuln/trivy-real:v1", None),
+    // A cosign vuln attestation with a critical CVE, cleared by a plain OpenVEX document
+    // attached with oras and signed by cosign.
+    ("vex/plain:v1", None),
 ];
 
 fn signet_bin() -> &'static str {
@@ -168,9 +182,11 @@ fn spdx(extra: &[(&str, &str, &str)]) -> Value {
                "licenseDeclared": "curl"}),
     ];
     for (i, (name, version, license)) in extra.iter().enumerate() {
-        packages.push(json!({"SPDXID": format!("SPDXRef-Package-x{i}"), "name": name,
+        packages.push(
+            json!({"SPDXID": format!("SPDXRef-Package-x{i}"), "name": name,
             "versionInfo": version, "downloadLocation": "NOASSERTION",
-            "licenseConcluded": license}));
+            "licenseConcluded": license}),
+        );
     }
     json!({
         "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
@@ -181,8 +197,10 @@ fn spdx(extra: &[(&str, &str, &str)]) -> Value {
 }
 
 fn cyclonedx(extra: &[(&str, &str)]) -> Value {
-    let mut components = vec![json!({"type": "library", "name": "openssl", "version": "3.0.2",
-        "licenses": [{"license": {"id": "Apache-2.0"}}], "purl": "pkg:deb/debian/openssl@3.0.2"})];
+    let mut components = vec![
+        json!({"type": "library", "name": "openssl", "version": "3.0.2",
+        "licenses": [{"license": {"id": "Apache-2.0"}}], "purl": "pkg:deb/debian/openssl@3.0.2"}),
+    ];
     for (name, version) in extra {
         components.push(json!({"type": "library", "name": name, "version": version,
             "licenses": [{"license": {"id": "Apache-2.0"}}],
@@ -249,6 +267,14 @@ fn sarif() -> Value {
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "app", "uriBaseId": "ROOTPATH"}}}]}]
         }]
     })
+}
+
+/// A document of the attestation crate's test data (real generator output, see its README).
+fn fixture(path: &str) -> Value {
+    let file = signet_testkit::workspace_root()
+        .join("crates/attest/tests/data")
+        .join(path);
+    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
 }
 
 struct Keys {
@@ -349,7 +375,16 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     // Seed flow.
     let img = at("seed/app:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "slsaprovenance1", &provenance_v1(BUILDER_V1), false, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        false,
+        &img,
+    )
+    .await;
     let sbom = oras_attach(reg, &work, SPDX, &spdx(&[]), &[], &img).await;
     sign(reg.reference(&format!("seed/app@{sbom}"))).await;
 
@@ -357,22 +392,58 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     let img = at("bundle/app:v1");
     std::fs::write(work.join("empty.json"), "{}").unwrap();
     attest(reg, &work, a, SIGN_PREDICATE, &json!({}), true, &img).await;
-    attest(reg, &work, a, "slsaprovenance02", &provenance_v02(), true, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance02",
+        &provenance_v02(),
+        true,
+        &img,
+    )
+    .await;
     attest(reg, &work, a, "cyclonedx", &cyclonedx(&[]), true, &img).await;
 
     let img = at("prov/wrong-builder:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "slsaprovenance1", &provenance_v1("https://evil.example/builder"), false, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance1",
+        &provenance_v1("https://evil.example/builder"),
+        false,
+        &img,
+    )
+    .await;
 
     let img = at("prov/wrong-key:v1");
     sign(img.clone()).await;
-    attest(reg, &work, &keys.c.0, "slsaprovenance1", &provenance_v1(BUILDER_V1), false, &img).await;
+    attest(
+        reg,
+        &work,
+        &keys.c.0,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        false,
+        &img,
+    )
+    .await;
 
     // A good attestation of X, its .att manifest copied to Y's tag.
     for image in ["prov/copied:x", "prov/copied:y"] {
         sign(at(image)).await;
     }
-    attest(reg, &work, a, "slsaprovenance1", &provenance_v1(BUILDER_V1), false, &at("prov/copied:x")).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        false,
+        &at("prov/copied:x"),
+    )
+    .await;
     let (media_type, bytes) = reg
         .get_manifest("prov/copied", &att_tag(&digests["prov/copied:x"]))
         .await
@@ -389,7 +460,16 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     // The statement inside the envelope rewritten (another builder), signature kept.
     let img = at("prov/tampered:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "slsaprovenance1", &provenance_v1(BUILDER_V1), false, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        false,
+        &img,
+    )
+    .await;
     let repo = "prov/tampered";
     let tag = att_tag(&digests["prov/tampered:v1"]);
     let (media_type, bytes) = reg.get_manifest(repo, &tag).await.unwrap();
@@ -409,17 +489,40 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     let new = reg.push_blob(repo, &env).await.unwrap();
     layer["digest"] = json!(new.to_string());
     layer["size"] = json!(env.len());
-    reg.push_manifest(repo, &tag, &media_type, &serde_json::to_vec(&manifest).unwrap())
-        .await
-        .unwrap();
+    reg.push_manifest(
+        repo,
+        &tag,
+        &media_type,
+        &serde_json::to_vec(&manifest).unwrap(),
+    )
+    .await
+    .unwrap();
 
     let img = at("sbom/gpl:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "spdxjson", &spdx(&[("readline", "8.2", "GPL-3.0-only")]), false, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "spdxjson",
+        &spdx(&[("readline", "8.2", "GPL-3.0-only")]),
+        false,
+        &img,
+    )
+    .await;
 
     let img = at("sbom/log4j:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "cyclonedx", &cyclonedx(&[("log4j-core", "2.14.1")]), true, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "cyclonedx",
+        &cyclonedx(&[("log4j-core", "2.14.1")]),
+        true,
+        &img,
+    )
+    .await;
 
     let img = at("sbom/unsigned:v1");
     sign(img.clone()).await;
@@ -442,14 +545,73 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
         &work,
         SARIF,
         &sarif(),
-        &[format!("org.opencontainers.image.created={}", now_rfc3339(-1))],
+        &[format!(
+            "org.opencontainers.image.created={}",
+            now_rfc3339(-1)
+        )],
         &img,
     )
     .await;
     sign(reg.reference(&format!("vuln/sarif@{report}"))).await;
 
     let img = at("nosig/app:v1");
-    attest(reg, &work, a, "slsaprovenance1", &provenance_v1(BUILDER_V1), false, &img).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        false,
+        &img,
+    )
+    .await;
+
+    let img = at("sbom/real:v1");
+    sign(img.clone()).await;
+    let doc = fixture("sbom/cyclonedx-py-1.6.json");
+    let sbom = oras_attach(reg, &work, CYCLONEDX, &doc, &[], &img).await;
+    sign(reg.reference(&format!("sbom/real@{sbom}"))).await;
+    attest(
+        reg,
+        &work,
+        a,
+        "spdxjson",
+        &fixture("sbom/sbom4python-requests.spdx.json"),
+        false,
+        &img,
+    )
+    .await;
+
+    let img = at("sbom/deep:v1");
+    sign(img.clone()).await;
+    let mut deep = json!("bottom");
+    for _ in 0..100 {
+        deep = json!([deep]);
+    }
+    let mut doc = spdx(&[]);
+    doc["comment"] = deep;
+    let sbom = oras_attach(reg, &work, SPDX, &doc, &[], &img).await;
+    sign(reg.reference(&format!("sbom/deep@{sbom}"))).await;
+
+    let img = at("vuln/trivy-real:v1");
+    sign(img.clone()).await;
+    let report = oras_attach(
+        reg,
+        &work,
+        SARIF,
+        &fixture("vuln/trivy-alpine-310.sarif"),
+        &[],
+        &img,
+    )
+    .await;
+    sign(reg.reference(&format!("vuln/trivy-real@{report}"))).await;
+
+    let img = at("vex/plain:v1");
+    sign(img.clone()).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln(), false, &img).await;
+    let vex = openvex(&repo_of("vex/plain:v1"), &digests["vex/plain:v1"]);
+    let doc = oras_attach(reg, &work, OPENVEX, &vex, &[], &img).await;
+    sign(reg.reference(&format!("vex/plain@{doc}"))).await;
 
     digests
 }
@@ -541,30 +703,45 @@ fn check_report(image: &str, value: &Value) {
             let prov = reports_of(value, "provenance");
             assert_eq!(prov.len(), 1, "{value}");
             assert_eq!(prov[0]["artifactType"], DSSE, "{value}");
-            assert_eq!(prov[0]["predicateType"], "https://slsa.dev/provenance/v1", "{value}");
+            assert_eq!(
+                prov[0]["predicateType"], "https://slsa.dev/provenance/v1",
+                "{value}"
+            );
             assert_eq!(prov[0]["facts"]["builderId"], BUILDER_V1, "{value}");
             assert_eq!(prov[0]["facts"]["sourceRepository"], SOURCE, "{value}");
             let sbom = reports_of(value, "sbom");
             assert_eq!(sbom.len(), 1, "{value}");
-            assert_eq!(sbom[0]["type"], "sbom", "Ratify's templates read type: {value}");
+            assert_eq!(
+                sbom[0]["type"], "sbom",
+                "Ratify's templates read type: {value}"
+            );
             assert_eq!(sbom[0]["artifactType"], SPDX, "{value}");
             assert_eq!(sbom[0]["facts"]["format"], "spdx", "{value}");
             assert_eq!(sbom[0]["facts"]["packageCount"], 2, "{value}");
             let nested = sbom[0]["nestedResults"].as_array().unwrap();
             assert!(
-                nested.iter().any(|n| n["verifierName"] == "cosign" && n["isSuccess"] == true),
+                nested
+                    .iter()
+                    .any(|n| n["verifierName"] == "cosign" && n["isSuccess"] == true),
                 "the SBOM's own signature: {value}"
             );
             assert!(value.get("unverifiedReferrers").is_none(), "{value}");
         }
         "bundle/app:v1" => {
             let sigs = reports_of(value, "cosign");
-            assert_eq!(sigs.len(), 1, "only the sign/v1 bundle is a signature: {value}");
+            assert_eq!(
+                sigs.len(),
+                1,
+                "only the sign/v1 bundle is a signature: {value}"
+            );
             assert_eq!(sigs[0]["artifactType"], BUNDLE, "{value}");
             let prov = reports_of(value, "provenance");
             assert_eq!(prov.len(), 1, "{value}");
             assert_eq!(prov[0]["artifactType"], BUNDLE, "{value}");
-            assert_eq!(prov[0]["predicateType"], "https://slsa.dev/provenance/v0.2", "{value}");
+            assert_eq!(
+                prov[0]["predicateType"], "https://slsa.dev/provenance/v0.2",
+                "{value}"
+            );
             assert_eq!(prov[0]["facts"]["sourceDigest"]["sha1"], COMMIT, "{value}");
             let sbom = reports_of(value, "sbom");
             assert_eq!(sbom.len(), 1, "{value}");
@@ -575,14 +752,20 @@ fn check_report(image: &str, value: &Value) {
             // Untrusted or unsigned: no facts.
             for name in ["provenance", "sbom"] {
                 for r in reports_of(value, name) {
-                    assert!(r.get("facts").is_none(), "{image}: facts from an untrusted document: {value}");
+                    assert!(
+                        r.get("facts").is_none(),
+                        "{image}: facts from an untrusted document: {value}"
+                    );
                 }
             }
         }
         "sbom/gpl:v1" => {
             let sbom = reports_of(value, "sbom");
             assert_eq!(sbom[0]["facts"]["licenseViolationsCount"], 1, "{value}");
-            assert!(sbom[0]["extensions"].get("licenseViolations").is_some(), "{value}");
+            assert!(
+                sbom[0]["extensions"].get("licenseViolations").is_some(),
+                "{value}"
+            );
         }
         "vuln/critical:v1" => {
             let v = reports_of(value, "vulnerabilities");
@@ -594,8 +777,36 @@ fn check_report(image: &str, value: &Value) {
             let v = reports_of(value, "vulnerabilities");
             assert_eq!(v[0]["isSuccess"], true, "{value}");
             let suppressed = v[0]["facts"]["vexSuppressed"].to_string();
-            assert!(suppressed.contains(CVE), "the report says which statement removed it: {value}");
+            assert!(
+                suppressed.contains(CVE),
+                "the report says which statement removed it: {value}"
+            );
             assert_eq!(reports_of(value, "vex")[0]["isSuccess"], true, "{value}");
+        }
+        "sbom/real:v1" => {
+            let sbom = reports_of(value, "sbom");
+            assert_eq!(sbom.len(), 2, "{value}");
+            let formats: Vec<&str> = sbom
+                .iter()
+                .map(|r| r["facts"]["format"].as_str().unwrap())
+                .collect();
+            assert!(
+                formats.contains(&"cyclonedx") && formats.contains(&"spdx"),
+                "{value}"
+            );
+            for r in sbom {
+                assert!(r["facts"]["packageCount"].as_u64().unwrap() >= 5, "{value}");
+            }
+        }
+        "vex/plain:v1" => {
+            let vex = reports_of(value, "vex");
+            assert_eq!(vex[0]["artifactType"], OPENVEX, "{value}");
+            assert_eq!(vex[0]["facts"]["statementsCount"], 1, "{value}");
+            let v = reports_of(value, "vulnerabilities");
+            assert!(
+                v[0]["facts"]["vexSuppressed"].to_string().contains(CVE),
+                "{value}"
+            );
         }
         "vuln/sarif:v1" => {
             let v = reports_of(value, "vulnerabilities");
@@ -635,7 +846,15 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
         health: signet_testkit::free_port(),
         metrics: signet_testkit::free_port(),
     };
-    let cfg = config(dir.path(), "signet.yaml", &regs, &keys, &ports, (&cert, &key), None);
+    let cfg = config(
+        dir.path(),
+        "signet.yaml",
+        &regs,
+        &keys,
+        &ports,
+        (&cert, &key),
+        None,
+    );
     let check = Command::new(signet_bin())
         .args(["config", "check"])
         .arg(&cfg)
@@ -674,7 +893,10 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
     let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
                       "request": {"keys": keys_asked}});
     let resp: Value = https
-        .post(format!("https://127.0.0.1:{}/ratify/gatekeeper/v1/verify", ports.port))
+        .post(format!(
+            "https://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
+            ports.port
+        ))
         .json(&body)
         .send()
         .await
@@ -693,7 +915,11 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
     for (i, item) in items.iter().enumerate() {
         let (image, expected) = CASES[i % CASES.len()];
         let reg = if i < CASES.len() { &dist } else { &ferro };
-        assert_eq!(item["key"], reg.reference(image), "items keep the key order");
+        assert_eq!(
+            item["key"],
+            reg.reference(image),
+            "items keep the key order"
+        );
         assert_eq!(item["error"].as_str().unwrap_or_default(), "", "{item}");
         let value = &item["value"];
         if let Err(e) = schema.validate(value) {
@@ -706,7 +932,11 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
         };
         let got = (value["isSuccess"].as_bool(), value["errorReason"].as_str());
         if got != want {
-            failures.push(format!("{} ({:?}): expected {want:?}, got {got:?}: {value}", item["key"], reg.kind()));
+            failures.push(format!(
+                "{} ({:?}): expected {want:?}, got {got:?}: {value}",
+                item["key"],
+                reg.kind()
+            ));
             continue;
         }
         if let Some((_, words)) = expected {
@@ -739,9 +969,14 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             "kind": "ProviderResponse", "response": {"idempotent": true, "items": [item]}});
         let review = support::rego::pod_review("", &[key]);
         let verdict = |dir: &str, package: &str, params: Value| {
-            let (v, asked) = support::rego::library_violations(dir, package, params, review.clone(), &answer);
+            let (v, asked) =
+                support::rego::library_violations(dir, package, params, review.clone(), &answer);
             assert_eq!(asked, vec![key.to_string()], "{dir} asks for the image");
-            if v.is_empty() { 'A' } else { 'D' }
+            if v.is_empty() {
+                'A'
+            } else {
+                'D'
+            }
         };
         let ratify = |package: &str| {
             let keys = std::fs::read_to_string(
@@ -750,7 +985,9 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             .unwrap();
             let file = format!("{package}.rego");
             let source = std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratify").join(&file),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/ratify")
+                    .join(&file),
             )
             .unwrap();
             let input = json!({"review": review, "parameters": {}});
@@ -761,19 +998,43 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
                 input: &input,
                 external_data: Some(&data),
             });
-            if support::rego::violation_messages(eval.value).is_empty() { 'A' } else { 'D' }
+            if support::rego::violation_messages(eval.value).is_empty() {
+                'A'
+            } else {
+                'D'
+            }
         };
         let prov = json!({"allowedBuilders": [BUILDER_V1, BUILDER_V02], "allowedSourceRepositories": [SOURCE]});
         let got: String = [
             verdict("signet-provenance", "signetprovenance", prov),
-            verdict("signet-provenance", "signetprovenance", json!({"allowedBuilders": [BUILDER_V02]})),
-            verdict("signet-provenance", "signetprovenance", json!({"allowedSourceRepositories": ["https://github.com/signet-test/*"]})),
-            verdict("signet-provenance", "signetprovenance", json!({"allowedSourceRepositories": ["https://github.com/other/*"]})),
+            verdict(
+                "signet-provenance",
+                "signetprovenance",
+                json!({"allowedBuilders": [BUILDER_V02]}),
+            ),
+            verdict(
+                "signet-provenance",
+                "signetprovenance",
+                json!({"allowedSourceRepositories": ["https://github.com/signet-test/*"]}),
+            ),
+            verdict(
+                "signet-provenance",
+                "signetprovenance",
+                json!({"allowedSourceRepositories": ["https://github.com/other/*"]}),
+            ),
             verdict("signet-sbom", "signetsbom", json!({})),
-            verdict("signet-sbom", "signetsbom", json!({"allowedFormats": ["cyclonedx"]})),
+            verdict(
+                "signet-sbom",
+                "signetsbom",
+                json!({"allowedFormats": ["cyclonedx"]}),
+            ),
             verdict("signet-sbom", "signetsbom", json!({"minPackages": 3})),
             verdict("signet-vulnerabilities", "signetvulnerabilities", json!({})),
-            verdict("signet-vulnerabilities", "signetvulnerabilities", json!({"maxSeverity": "none"})),
+            verdict(
+                "signet-vulnerabilities",
+                "signetvulnerabilities",
+                json!({"maxSeverity": "none"}),
+            ),
             ratify("sbom"),
             ratify("vulnerability_report"),
         ]
@@ -787,10 +1048,16 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             "bundle/app:v1" => "AAAD AAD DD AD",
             "prov/copied:x" => "ADAD DDD DD DD",
             "nosig/app:v1" => "ADAD DDD DD DD",
-            "vuln/vexed:v1" => "DDDD DDD AD DA",
+            "vuln/vexed:v1" | "vex/plain:v1" | "vuln/trivy-real:v1" => "DDDD DDD AD DA",
+            "sbom/real:v1" => "DDDD AAA DD AD",
             _ => "DDDD DDD DD DD",
         };
-        assert_eq!(got, want.replace(' ', ""), "{key}: templates on {}", item["value"]);
+        assert_eq!(
+            got,
+            want.replace(' ', ""),
+            "{key}: templates on {}",
+            item["value"]
+        );
     }
 
     // A configuration that requires provenance and an SBOM: the seed flow passes, an image with
@@ -804,10 +1071,37 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
         (&cert, &key),
         Some(&["signature", "provenance", "sbom"]),
     );
+    // With the cosign verifier alone, attestation bundles are not signatures: they are listed
+    // as unverified (declined by the cosign verifier), and the sign/v1 bundle admits the image.
+    let mut only: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    only["verifiers"] = json!([only["verifiers"][0].clone()]);
+    let only_path = dir.path().join("cosign-only.yaml");
+    std::fs::write(&only_path, serde_yaml_ng::to_string(&only).unwrap()).unwrap();
+    for reg in [&dist, &ferro] {
+        let (v, _) =
+            support::signet_verify(signet_bin(), &only_path, &reg.reference("bundle/app:v1"));
+        assert_eq!(v["isSuccess"], true, "{v}");
+        assert_eq!(reports_of(&v, "cosign").len(), 1, "{v}");
+        let unverified = v["unverifiedReferrers"]
+            .as_array()
+            .expect("the attestation bundles");
+        assert_eq!(unverified.len(), 2, "{v}");
+        assert!(
+            unverified.iter().all(|u| u["artifactType"] == BUNDLE),
+            "{v}"
+        );
+        // An image whose only referrer is an attestation nobody judges is never passed.
+        let (v, _) =
+            support::signet_verify(signet_bin(), &only_path, &reg.reference("nosig/app:v1"));
+        assert_eq!(v["errorReason"], "NO_VERIFIER", "{v}");
+    }
+
     for (reg, digests) in [(&dist, &dist_digests), (&ferro, &ferro_digests)] {
-        let (seed, _) = support::signet_verify(signet_bin(), &strict, &reg.reference("seed/app:v1"));
+        let (seed, _) =
+            support::signet_verify(signet_bin(), &strict, &reg.reference("seed/app:v1"));
         assert_eq!(seed["isSuccess"], true, "{seed}");
-        let (copied, _) = support::signet_verify(signet_bin(), &strict, &reg.reference("prov/copied:x"));
+        let (copied, _) =
+            support::signet_verify(signet_bin(), &strict, &reg.reference("prov/copied:x"));
         assert_eq!(copied["errorReason"], "ATTESTATION_MISSING", "{copied}");
         assert!(
             copied["message"].as_str().unwrap().contains("\"sbom\""),
@@ -821,8 +1115,17 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.starts_with(&format!("PASS {}", reg.reference(&format!("seed/app@{}", digests["seed/app:v1"])))), "{text}");
-        assert!(text.contains("ok   provenance https://slsa.dev/provenance/v1"), "{text}");
+        assert!(
+            text.starts_with(&format!(
+                "PASS {}",
+                reg.reference(&format!("seed/app@{}", digests["seed/app:v1"]))
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("ok   provenance https://slsa.dev/provenance/v1"),
+            "{text}"
+        );
         assert!(text.contains(&format!("builderId={BUILDER_V1}")), "{text}");
         assert!(text.contains("ok   sbom application/spdx+json"), "{text}");
     }

@@ -14,8 +14,10 @@ use bytes::Bytes;
 use signet_types::digest::Algorithm;
 use signet_types::oci::{DSSE_ENVELOPE_ARTIFACT_TYPE, SIGSTORE_BUNDLE_ARTIFACT_TYPE};
 use signet_types::{Descriptor, ImageManifest, ReasonCode};
-use signet_verify::{CheckedStatement, StatementVerifier, Verifier, VerifierOutcome, VerifyContext};
-use sigstore_verify::types::{SignatureContent, Sha256Hash};
+use signet_verify::{
+    CheckedStatement, StatementVerifier, Verifier, VerifierOutcome, VerifyContext,
+};
+use sigstore_verify::types::{Sha256Hash, SignatureContent};
 
 use crate::check::{self, Verification, COSIGN_SIGN_PREDICATE};
 use crate::dsse::{self, Envelope};
@@ -81,12 +83,20 @@ impl StatementVerifier for CosignVerifier {
                 ),
             ));
         };
-        if let Some(declared) = ctx.referrer.annotations.get(ANNOTATION_BUNDLE_PREDICATE_TYPE) {
+        if let Some(declared) = ctx
+            .referrer
+            .annotations
+            .get(ANNOTATION_BUNDLE_PREDICATE_TYPE)
+        {
             if !wanted(declared) {
                 return Ok(Vec::new());
             }
         }
-        let raw = ctx.store.manifest(ctx.referrer).await.map_err(VerifierOutcome::from)?;
+        let raw = ctx
+            .store
+            .manifest(ctx.referrer)
+            .await
+            .map_err(VerifierOutcome::from)?;
         let manifest: ImageManifest = serde_json::from_slice(&raw).map_err(|e| {
             VerifierOutcome::fail(
                 ReasonCode::InvalidManifest,
@@ -182,7 +192,12 @@ impl StatementVerifier for CosignVerifier {
                 let env = match Envelope::parse(&blob) {
                     Ok(env) => env,
                     Err(e) => {
-                        out.push(checked(layer, unknown(), Err((ReasonCode::InvalidSignature, e)), &[]));
+                        out.push(checked(
+                            layer,
+                            unknown(),
+                            Err((ReasonCode::InvalidSignature, e)),
+                            &[],
+                        ));
                         continue;
                     }
                 };
@@ -207,7 +222,12 @@ impl StatementVerifier for CosignVerifier {
                 let bundle = match parse_bundle(&blob) {
                     Ok(b) => b,
                     Err(e) => {
-                        out.push(checked(layer, unknown(), Err((ReasonCode::InvalidSignature, e)), &[]));
+                        out.push(checked(
+                            layer,
+                            unknown(),
+                            Err((ReasonCode::InvalidSignature, e)),
+                            &[],
+                        ));
                         continue;
                     }
                 };

@@ -194,8 +194,8 @@ mod tests {
     fn malformed_envelopes_say_what_is_wrong() {
         let e = Envelope::parse(b"{}").unwrap_err();
         assert!(e.contains("not a DSSE envelope"), "{e}");
-        let e = Envelope::parse(br#"{"payloadType":"x","payload":"!!","signatures":[]}"#)
-            .unwrap_err();
+        let e =
+            Envelope::parse(br#"{"payloadType":"x","payload":"!!","signatures":[]}"#).unwrap_err();
         assert!(e.contains("not base64"), "{e}");
         let e = Envelope::parse(br#"{"payloadType":"x","payload":"eA==","signatures":[]}"#)
             .unwrap_err();

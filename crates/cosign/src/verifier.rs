@@ -313,7 +313,10 @@ impl VerifierFactory for CosignFactory {
             .max_attestation_bytes
             .unwrap_or(DEFAULT_MAX_ATTESTATION_BYTES);
         if max_attestation_bytes == 0 || max_attestation_bytes > 256 * 1024 * 1024 {
-            errors.push(perr("maxAttestationBytes", "must be between 1 and 268435456"));
+            errors.push(perr(
+                "maxAttestationBytes",
+                "must be between 1 and 268435456",
+            ));
         }
         let max_signatures = params.max_signatures.unwrap_or(DEFAULT_MAX_SIGNATURES);
         if max_signatures == 0 || max_signatures > 1024 {

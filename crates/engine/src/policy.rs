@@ -55,12 +55,20 @@ fn satisfies(report: &VerifierReport, entry: &str) -> bool {
 }
 
 /// The first `require` entry with no passing report at the image's level.
-fn missing_requirement<'a>(policy: &'a PolicyConfig, reports: &[VerifierReport]) -> Option<&'a str> {
-    policy.require.iter().flatten().map(String::as_str).find(|entry| {
-        !reports
-            .iter()
-            .any(|r| satisfies(r, entry) && report_passes(policy, r))
-    })
+fn missing_requirement<'a>(
+    policy: &'a PolicyConfig,
+    reports: &[VerifierReport],
+) -> Option<&'a str> {
+    policy
+        .require
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|entry| {
+            !reports
+                .iter()
+                .any(|r| satisfies(r, entry) && report_passes(policy, r))
+        })
 }
 
 /// Checks every artifact-type group; on failure returns the first failing report and the rule.

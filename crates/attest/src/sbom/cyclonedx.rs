@@ -21,6 +21,13 @@ pub(crate) struct CycloneDx;
 impl Kind for CycloneDx {
     const EXPECTING: &'static str = "a CycloneDX JSON document (an object)";
     const WHAT: &'static str = "CycloneDX document";
+    const KEYS: &'static [&'static str] = &[
+        "bomFormat",
+        "specVersion",
+        "metadata",
+        "components",
+        "spdxVersion",
+    ];
 }
 
 #[derive(Deserialize)]

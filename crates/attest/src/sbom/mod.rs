@@ -131,9 +131,9 @@ impl PackageRule {
         }
     }
 
-    fn matches(&self, p: &Package, purl_base: Option<&str>) -> bool {
+    fn matches(&self, p: &Package<'_>) -> bool {
         let named = match &self.purl {
-            Some(base) => purl_base == Some(base.as_str()),
+            Some(base) => p.purl.as_deref().is_some_and(|u| purl_base_eq(base, u)),
             None => *p.name == *self.name,
         };
         named
@@ -295,6 +295,28 @@ pub(crate) enum LicenseEntry<'a> {
 }
 
 impl Licenses<'_> {
+    /// A key equal for license fields that are judged alike (same variant, same entries), so a
+    /// document's thousands of packages cost one judgement per distinct license field.
+    fn memo_key(&self) -> String {
+        match self {
+            Licenses::Expression(e) => format!("E\u{0}{e}"),
+            Licenses::Choices(entries) => {
+                let mut key = String::from("C");
+                for e in entries {
+                    let (tag, text) = match e {
+                        LicenseEntry::Expression(x) => ('e', x),
+                        LicenseEntry::Id(x) => ('i', x),
+                        LicenseEntry::Name(x) => ('n', x),
+                    };
+                    key.push('\u{0}');
+                    key.push(tag);
+                    key.push_str(text);
+                }
+                key
+            }
+        }
+    }
+
     fn judge(&self, rules: &[LicenseRule]) -> Judgement {
         match self {
             Licenses::Expression(e) => license::judge(e, rules),
@@ -356,6 +378,8 @@ pub(crate) trait Kind {
     const EXPECTING: &'static str;
     /// The document's name in messages ("SPDX document").
     const WHAT: &'static str;
+    /// The top-level fields read; others are skipped.
+    const KEYS: &'static [&'static str];
 }
 
 /// The top-level fields of a document, each kept as raw JSON. This is what the bounded pass
@@ -381,6 +405,10 @@ impl<'de, K: Kind> Deserialize<'de> for Fields<K> {
             ) -> Result<Fields<K>, A::Error> {
                 let mut map = std::collections::HashMap::new();
                 while let Some(key) = m.next_key::<String>()? {
+                    if !K::KEYS.contains(&key.as_str()) {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
                     let value: Box<RawValue> = m.next_value()?;
                     if map.contains_key(&key) {
                         return Err(serde::de::Error::custom(format!(
@@ -537,9 +565,31 @@ fn purl_split(purl: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The normalised base of a purl, for comparison: percent-decoded, lower case.
+/// The normalised base of a purl, for comparison: percent-decoded, ASCII lower case.
 fn purl_base(purl: &str) -> String {
-    percent_decode(purl_split(purl).0).to_lowercase()
+    percent_decode(purl_split(purl).0).to_ascii_lowercase()
+}
+
+/// Whether `purl_base(purl) == want`, without allocating.
+fn purl_base_eq(want: &str, purl: &str) -> bool {
+    let b = purl_split(purl).0.as_bytes();
+    let mut w = want.as_bytes().iter();
+    let mut i = 0;
+    while i < b.len() {
+        let mut byte = b[i];
+        i += 1;
+        if byte == b'%' && i + 1 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i]), hex(b[i + 1])) {
+                byte = (h * 16 + l) as u8;
+                i += 2;
+            }
+        }
+        if w.next() != Some(&byte.to_ascii_lowercase()) {
+            return false;
+        }
+    }
+    w.next().is_none()
 }
 
 /// The version part of a purl, percent-decoded.
@@ -641,7 +691,6 @@ pub fn evaluate(
 }
 
 fn judge(format: Format, doc: Document<'_>, policy: &SbomPolicy) -> Evaluation {
-    let any_purl_rule = policy.packages.iter().any(|r| r.purl.is_some());
     let mut license_violations: Vec<LicenseViolation> = Vec::new();
     let mut package_violations: Vec<PackageViolation> = Vec::new();
     let mut ratify_licenses: Vec<RatifyViolation> = Vec::new();
@@ -650,24 +699,21 @@ fn judge(format: Format, doc: Document<'_>, policy: &SbomPolicy) -> Evaluation {
     let mut first_license: Option<(String, String, Vec<usize>)> = None;
     let mut first_package: Option<(String, usize)> = None;
 
+    let mut memo: std::collections::HashMap<String, Judgement> = std::collections::HashMap::new();
     for p in &doc.packages {
         let judgement = if policy.licenses.is_empty() {
             None
         } else {
-            Some(p.licenses.judge(&policy.licenses)).filter(|j| j.violates)
+            let j = memo
+                .entry(p.licenses.memo_key())
+                .or_insert_with(|| p.licenses.judge(&policy.licenses))
+                .clone();
+            Some(j).filter(|j| j.violates)
         };
         let rule = if policy.packages.is_empty() {
             None
         } else {
-            let base = if any_purl_rule {
-                p.purl.as_deref().map(purl_base)
-            } else {
-                None
-            };
-            policy
-                .packages
-                .iter()
-                .position(|r| r.matches(p, base.as_deref()))
+            policy.packages.iter().position(|r| r.matches(p))
         };
         if judgement.is_none() && rule.is_none() {
             continue;
@@ -806,6 +852,23 @@ mod tests {
             purl_version("pkg:deb/debian/bash@5.2.15-2%2Bb2"),
             Some("5.2.15-2+b2".into())
         );
+        assert!(purl_base_eq(
+            "pkg:npm/@angular/core",
+            "pkg:npm/%40Angular/core@1"
+        ));
+        assert!(purl_base_eq(
+            "pkg:npm/@angular/core",
+            "pkg:NPM/@angular/core"
+        ));
+        assert!(!purl_base_eq(
+            "pkg:npm/@angular/core",
+            "pkg:npm/@angular/cor"
+        ));
+        assert!(!purl_base_eq(
+            "pkg:npm/@angular/cor",
+            "pkg:npm/@angular/core"
+        ));
+        assert!(purl_base_eq("pkg:x/a%4", "pkg:x/a%4"));
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("a%zz%41"), "a%zzA");
         assert!(purl_rule("pkg:pypi/requests").is_ok());
@@ -821,63 +884,5 @@ mod tests {
         assert_eq!(b.chars().count(), MAX_STRING + 1);
         assert!(b.ends_with('…'));
         assert_eq!(bounded_str("short"), "short");
-    }
-}
-
-#[cfg(test)]
-mod timing_tmp {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    #[test]
-    fn timing_tmp() {
-        let pk: Vec<Value> = (0..5000).map(|i| json!({"name": format!("lib{i}"), "SPDXID": format!("SPDXRef-{i}"), "versionInfo": "1.2.3", "downloadLocation": "NOASSERTION", "supplier": "Organization: x", "licenseConcluded": "MIT OR Apache-2.0", "licenseDeclared": "MIT", "copyrightText": "NOASSERTION",
-          "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": format!("pkg:npm/lib{i}@1.2.3")}, {"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:x:y:1:*:*:*:*:*:*:*"}]})).collect();
-        let rel: Vec<Value> = (0..5000).map(|i| json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": format!("SPDXRef-Package-{i}")})).collect();
-        let doc = json!({"spdxVersion": "SPDX-2.3", "packages": pk, "relationships": rel})
-            .to_string()
-            .into_bytes();
-        let l = Limits::default();
-        let n = 10;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(
-                crate::bounded::parse::<serde::de::IgnoredAny>(&doc, "x", &l).unwrap(),
-            );
-        }
-        println!("bounded ignored {:?}", t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&doc).unwrap());
-        }
-        println!("plain ignored {:?}", t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(spdx::parse(&doc, &l).ok().unwrap());
-        }
-        println!("top {:?}", t.elapsed() / n);
-        let top = spdx::parse(&doc, &l).ok().unwrap();
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(top.document(false, &l).ok().unwrap());
-        }
-        println!("document {:?}", t.elapsed() / n);
-        let p = SbomPolicy::from_params(&SbomPolicyParams {
-            disallowed_licenses: vec!["GPL-3.0-only".into(), "MIT".into(), "AGPL-3.0-only".into()],
-            disallowed_packages: vec![PackageRuleParams {
-                name: "pkg:npm/x".into(),
-                version: Some(">=1".into()),
-            }],
-            required_fields: None,
-        })
-        .unwrap();
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(judge(
-                Format::Spdx,
-                top.document(false, &l).ok().unwrap(),
-                &p,
-            ));
-        }
-        println!("document+judge {:?}", t.elapsed() / n);
     }
 }

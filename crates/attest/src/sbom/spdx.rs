@@ -19,6 +19,17 @@ pub(crate) struct Spdx;
 impl Kind for Spdx {
     const EXPECTING: &'static str = "an SPDX JSON document (an object)";
     const WHAT: &'static str = "SPDX document";
+    const KEYS: &'static [&'static str] = &[
+        "spdxVersion",
+        "SPDXID",
+        "name",
+        "dataLicense",
+        "documentNamespace",
+        "creationInfo",
+        "packages",
+        "bomFormat",
+        "@context",
+    ];
 }
 
 #[derive(Deserialize)]

@@ -578,7 +578,10 @@ pub fn apply_vex(evaluation: &Evaluation, statements: &[VexStatement]) -> Evalua
     if let Some(Value::Object(counts)) = out.facts.get("counts").cloned() {
         let mut remaining_counts = counts;
         for s in &suppressed {
-            if let Some(n) = remaining_counts.get_mut(s.severity).and_then(|n| n.as_u64()) {
+            if let Some(n) = remaining_counts
+                .get_mut(s.severity)
+                .and_then(|n| n.as_u64())
+            {
                 remaining_counts.insert(s.severity.to_string(), json!(n.saturating_sub(1)));
             }
         }
