@@ -83,6 +83,8 @@ const CASES: &[(&str, Option<Failure>)] = &[
         Some(("UNSIGNED_ATTESTATION", &["no signature attached"])),
     ),
     ("vuln/critical:v1", Some(("VULNERABILITY_FOUND", &[CVE]))),
+    // A report whose scan finished 48 hours ago, with maximumAge 24h.
+    ("vuln/old:v1", Some(("REPORT_TOO_OLD", &[]))),
     // The same report, and a signed OpenVEX statement: not_affected for this image.
     ("vuln/vexed:v1", None),
     // A signed SARIF report attached with oras.
@@ -229,11 +231,16 @@ fn trivy_report() -> Value {
 }
 
 fn cosign_vuln() -> Value {
+    cosign_vuln_at(-1)
+}
+
+/// A cosign vuln predicate whose scan finished `hours` from now (negative: in the past).
+fn cosign_vuln_at(hours: i64) -> Value {
     json!({
         "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
         "scanner": {"uri": "pkg:github/aquasecurity/trivy@0.58.0", "version": "0.58.0",
                     "db": {"uri": "", "version": ""}, "result": trivy_report()},
-        "metadata": {"scanStartedOn": now_rfc3339(-1), "scanFinishedOn": now_rfc3339(-1)}
+        "metadata": {"scanStartedOn": now_rfc3339(hours), "scanFinishedOn": now_rfc3339(hours)}
     })
 }
 
@@ -531,6 +538,12 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     let img = at("vuln/critical:v1");
     sign(img.clone()).await;
     attest(reg, &work, a, "vuln", &cosign_vuln(), false, &img).await;
+
+    let img = at("vuln/old:v1");
+    sign(img.clone()).await;
+    let mut old = cosign_vuln_at(-48);
+    old["scanner"]["result"]["Results"][0]["Vulnerabilities"] = json!([]);
+    attest(reg, &work, a, "vuln", &old, false, &img).await;
 
     let img = at("vuln/vexed:v1");
     sign(img.clone()).await;

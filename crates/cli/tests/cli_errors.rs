@@ -60,3 +60,98 @@ fn a_deeply_nested_configuration_is_refused_at_once_with_its_line() {
         "{stdout}"
     );
 }
+
+#[test]
+fn config_check_names_what_is_wrong_with_verifier_entries_and_their_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("cosign.pub");
+    std::fs::copy(
+        signet_testkit::vectors_dir().join("cosign/03-legacy-sig-keyed/a-no-tlog/cosign.pub"),
+        &key,
+    )
+    .unwrap();
+    let path = dir.path().join("att.yaml");
+    std::fs::write(
+        &path,
+        r#"server:
+  listen: 127.0.0.1:0
+  plainHTTP: true
+verifiers:
+  - name: n
+    type: cosign
+    artifactTypes: []
+    trustPolicies:
+      - name: k
+        scopes: ["*"]
+        keys: [{file: cosign.pub}]
+        tLogVerify: false
+  - name: sbom
+    type: sbom
+    disallowedLicense: [GPL-3.0-only]
+  - name: prov
+    type: provenance
+    cosign: nope
+    builderId: a
+    builderIdRegExp: b
+  - name: vulns
+    type: vulnerabilityreport
+    artifactTypes: [application/sarif+json, application/spdx+json]
+    disallowedSeverities: [severe]
+  - name: keys
+    type: cosign
+    artifactTypes: [application/vnd.dev.cosign.artifact.sig.v1+json]
+    trustPolicies:
+      - name: k
+        scopes: ["*"]
+        keys: [{file: cosign.pub}]
+        tLogVerify: false
+  - name: vex
+    type: vex
+    cosign: keys
+policy:
+  require: [signature, ""]
+"#,
+    )
+    .unwrap();
+    let out = Command::new(SIGNET)
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    for needle in ["policy.require[1]: \"\" names nothing"] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    // The policy problem is a structural one of the file; fix it and the verifier entries are
+    // built and judged, every problem at once.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("require: [signature, \"\"]", "require: [signature, sbom]"),
+    )
+    .unwrap();
+    let out = Command::new(SIGNET)
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    for needle in [
+        "verifiers[0].artifactTypes: is empty",
+        "verifiers[1].disallowedLicense: unknown field",
+        "verifiers[1].cosign: DSSE attestations are verified with the trust of a cosign verifier",
+        "verifiers[2].cosign: no cosign verifier named \"nope\" is configured (cosign verifiers: keys)",
+        "verifiers[2].builderIdRegExp:",
+        "verifiers[3].artifactTypes: \"application/spdx+json\" is not a vulnerabilityreport artifact type",
+        "verifiers[3].disallowedSeverities[0]:",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    assert!(
+        !stdout.contains("verifiers[5]"),
+        "the vex entry refers to an existing cosign verifier: {stdout}"
+    );
+}

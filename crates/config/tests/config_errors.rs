@@ -112,7 +112,6 @@ policy:
         ),
         ("discovery", "nothing could ever be discovered"),
         ("discovery.maxDepth", "between 1 and 8"),
-        ("verifiers[0].artifactTypes", "is empty"),
         ("verifiers[1].name", "unique"),
         ("verifiers[1].type", "is empty"),
         ("verifiers[1].artifactTypes[0]", "not a media type"),
