@@ -60,6 +60,11 @@ const CASES: &[(&str, Option<Failure>)] = &[
         "prov/wrong-key:v1",
         Some(("UNTRUSTED_SIGNER", &["no DSSE signature"])),
     ),
+    // The same as a bundle referrer.
+    (
+        "prov/wrong-key-bundle:v1",
+        Some(("UNTRUSTED_SIGNER", &["DSSE signature does not verify"])),
+    ),
     // The .att manifest of prov/copied:x pushed as prov/copied:y's .att tag.
     ("prov/copied:x", None),
     (
@@ -437,6 +442,19 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     )
     .await;
 
+    let img = at("prov/wrong-key-bundle:v1");
+    sign(img.clone()).await;
+    attest(
+        reg,
+        &work,
+        &keys.c.0,
+        "slsaprovenance1",
+        &provenance_v1(BUILDER_V1),
+        true,
+        &img,
+    )
+    .await;
+
     // A good attestation of X, its .att manifest copied to Y's tag.
     for image in ["prov/copied:x", "prov/copied:y"] {
         sign(at(image)).await;
@@ -547,9 +565,9 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
 
     let img = at("vuln/vexed:v1");
     sign(img.clone()).await;
-    attest(reg, &work, a, "vuln", &cosign_vuln(), false, &img).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln(), true, &img).await;
     let vex = openvex(&repo_of("vuln/vexed:v1"), &digests["vuln/vexed:v1"]);
-    attest(reg, &work, a, "openvex", &vex, false, &img).await;
+    attest(reg, &work, a, "openvex", &vex, true, &img).await;
 
     let img = at("vuln/sarif:v1");
     sign(img.clone()).await;
@@ -761,7 +779,11 @@ fn check_report(image: &str, value: &Value) {
             assert_eq!(sbom[0]["facts"]["format"], "cyclonedx", "{value}");
             assert!(value.get("unverifiedReferrers").is_none(), "{value}");
         }
-        "prov/wrong-key:v1" | "prov/tampered:v1" | "prov/copied:y" | "sbom/unsigned:v1" => {
+        "prov/wrong-key:v1"
+        | "prov/wrong-key-bundle:v1"
+        | "prov/tampered:v1"
+        | "prov/copied:y"
+        | "sbom/unsigned:v1" => {
             // Untrusted or unsigned: no facts.
             for name in ["provenance", "sbom"] {
                 for r in reports_of(value, name) {
