@@ -576,15 +576,44 @@ impl AttestationVerifier {
     /// One outcome for the referrer: it passes when every document of the family in it passes;
     /// the first failing one (else the first) gives the message, facts and Ratify extensions.
     fn outcome(&self, judged: Vec<Judged>, signed_by: Option<&str>) -> VerifierOutcome {
-        let decisive = judged
-            .iter()
-            .position(|j| !j.evaluation.passed)
-            .unwrap_or(0);
+        // Vulnerability reports accumulate (cosign appends each `cosign attest` to the `.att`
+        // manifest): the newest authentic one decides, as across referrers (`supersede`).
+        let newest = (self.family == Family::Vulnerabilities && judged.len() > 1)
+            .then(|| {
+                judged
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, j)| !j.evaluation.facts.is_null())
+                    .filter_map(|(i, j)| {
+                        j.evaluation
+                            .facts
+                            .get("createdAt")
+                            .and_then(Value::as_str)
+                            .and_then(|t| {
+                                time::OffsetDateTime::parse(
+                                    t,
+                                    &time::format_description::well_known::Rfc3339,
+                                )
+                                .ok()
+                            })
+                            .map(|t| (t, i))
+                    })
+                    .max()
+                    .map(|(_, i)| i)
+            })
+            .flatten();
+        let decisive = newest.unwrap_or_else(|| {
+            judged
+                .iter()
+                .position(|j| !j.evaluation.passed)
+                .unwrap_or(0)
+        });
         let listed: Vec<Value> = judged
             .iter()
             .map(|j| {
                 let mut o = json!({
                     "source": j.source,
+                    "decisive": false,
                     "predicateType": j.predicate_type,
                     "isSuccess": j.evaluation.passed,
                     "message": j.evaluation.message,
@@ -598,6 +627,10 @@ impl AttestationVerifier {
                 o
             })
             .collect();
+        let mut listed = listed;
+        if let Some(o) = listed.get_mut(decisive) {
+            o["decisive"] = json!(true);
+        }
         let Some(d) = judged.into_iter().nth(decisive) else {
             return VerifierOutcome::fail(ReasonCode::InvalidAttestation, "no document to judge");
         };
@@ -625,6 +658,68 @@ impl AttestationVerifier {
             .with_facts(d.evaluation.facts)
             .with_extensions(Value::Object(ext))
     }
+}
+
+/// The creation time of an authentic vulnerability report, from its facts.
+fn created_at(report: &VerifierReport) -> Option<time::OffsetDateTime> {
+    report
+        .facts
+        .get("createdAt")
+        .and_then(Value::as_str)
+        .and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+}
+
+/// Scanners re-scan an image and attach a new report beside the old ones: the newest authentic
+/// report of the same verifier decides (as Ratify's template reads them), so an old report that
+/// went past `maximumAge`, or listed what a newer scan no longer finds, does not deny for ever.
+/// A superseded report passes with `facts.supersededBy` naming the newer one; templates skip
+/// superseded reports. Only an authentic (signed, hence with facts) newer report supersedes.
+fn supersede(report: &mut VerifierReport, siblings: &[VerifierReport]) -> bool {
+    let Some(mine) = created_at(report) else {
+        // No time: superseded by any dated authentic report of the same verifier.
+        return supersede_by(report, siblings, |_| true);
+    };
+    supersede_by(report, siblings, |t| t > mine)
+}
+
+fn supersede_by(
+    report: &mut VerifierReport,
+    siblings: &[VerifierReport],
+    newer: impl Fn(time::OffsetDateTime) -> bool,
+) -> bool {
+    let newest = siblings
+        .iter()
+        .filter(|s| {
+            s.verifier_name == report.verifier_name
+                && s.reference_digest != report.reference_digest
+                && !s.facts.is_null()
+        })
+        .filter_map(|s| created_at(s).map(|t| (t, s)))
+        .filter(|(t, _)| newer(*t))
+        .max_by_key(|(t, _)| *t);
+    let Some((t, s)) = newest else {
+        return false;
+    };
+    let when = t
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let was = match report.error_reason {
+        Some(r) => format!("it failed with {r}"),
+        None => "it passed".to_string(),
+    };
+    report.message = format!(
+        "superseded by the newer report {} (created {when}); the newest report decides ({was}: {})",
+        s.reference_digest, report.message
+    );
+    report.is_success = true;
+    report.error_reason = None;
+    report.remediation.clear();
+    if let Some(obj) = report.facts.as_object_mut() {
+        obj.insert("supersededBy".into(), json!(s.reference_digest));
+    }
+    true
 }
 
 #[async_trait]
@@ -671,10 +766,13 @@ impl Verifier for AttestationVerifier {
     }
 
     fn reconsider(&self, report: &mut VerifierReport, siblings: &[VerifierReport]) {
-        if self.family != Family::Vulnerabilities
-            || report.error_reason != Some(ReasonCode::VulnerabilityFound)
-            || report.facts.is_null()
-        {
+        if self.family != Family::Vulnerabilities || report.facts.is_null() {
+            return;
+        }
+        if supersede(report, siblings) {
+            return;
+        }
+        if report.error_reason != Some(ReasonCode::VulnerabilityFound) {
             return;
         }
         // Oldest VEX document first: across documents the last statement decides.

@@ -90,6 +90,12 @@ const CASES: &[(&str, Option<Failure>)] = &[
     ("vuln/critical:v1", Some(("VULNERABILITY_FOUND", &[CVE]))),
     // A report whose scan finished 48 hours ago, with maximumAge 24h.
     ("vuln/old:v1", Some(("REPORT_TOO_OLD", &[]))),
+    // Re-scanned: an old report with a critical CVE, then a fresh clean one, in the same .att
+    // manifest (cosign appends), and as two bundle referrers: the newest decides.
+    ("vuln/rescanned:v1", None),
+    ("vuln/rescanned-bundle:v1", None),
+    // A clean report, then a newer one that finds a critical CVE.
+    ("vuln/regressed:v1", Some(("VULNERABILITY_FOUND", &[CVE]))),
     // The same report, and a signed OpenVEX statement: not_affected for this image.
     ("vuln/vexed:v1", None),
     // A signed SARIF report attached with oras.
@@ -563,6 +569,24 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     old["scanner"]["result"]["Results"][0]["Vulnerabilities"] = json!([]);
     attest(reg, &work, a, "vuln", &old, false, &img).await;
 
+    let clean = |hours: i64| {
+        let mut v = cosign_vuln_at(hours);
+        v["scanner"]["result"]["Results"][0]["Vulnerabilities"] = json!([]);
+        v
+    };
+    let img = at("vuln/rescanned:v1");
+    sign(img.clone()).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln_at(-48), false, &img).await;
+    attest(reg, &work, a, "vuln", &clean(-1), false, &img).await;
+    let img = at("vuln/rescanned-bundle:v1");
+    sign(img.clone()).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln_at(-48), true, &img).await;
+    attest(reg, &work, a, "vuln", &clean(-1), true, &img).await;
+    let img = at("vuln/regressed:v1");
+    sign(img.clone()).await;
+    attest(reg, &work, a, "vuln", &clean(-2), true, &img).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln_at(-1), true, &img).await;
+
     let img = at("vuln/vexed:v1");
     sign(img.clone()).await;
     attest(reg, &work, a, "vuln", &cosign_vuln(), true, &img).await;
@@ -833,6 +857,38 @@ fn check_report(image: &str, value: &Value) {
                 assert!(r["facts"]["packageCount"].as_u64().unwrap() >= 5, "{value}");
             }
         }
+        "vuln/rescanned:v1" => {
+            let v = reports_of(value, "vulnerabilities");
+            assert_eq!(v.len(), 1, "one .att manifest: {value}");
+            let docs = v[0]["extensions"]["documents"].as_array().unwrap();
+            assert_eq!(docs.len(), 2, "{value}");
+            assert_eq!(docs[0]["errorReason"], "REPORT_TOO_OLD", "{value}");
+            assert_eq!(
+                (
+                    docs[1]["decisive"].as_bool(),
+                    docs[1]["isSuccess"].as_bool()
+                ),
+                (Some(true), Some(true)),
+                "{value}"
+            );
+        }
+        "vuln/rescanned-bundle:v1" | "vuln/regressed:v1" => {
+            let v = reports_of(value, "vulnerabilities");
+            assert_eq!(v.len(), 2, "two bundle referrers: {value}");
+            let superseded: Vec<&&Value> = v
+                .iter()
+                .filter(|r| r["facts"]["supersededBy"].is_string())
+                .collect();
+            assert_eq!(superseded.len(), 1, "{value}");
+            assert_eq!(superseded[0]["isSuccess"], true, "{value}");
+            assert!(
+                superseded[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("superseded by the newer report"),
+                "{value}"
+            );
+        }
         "vex/plain:v1" => {
             let vex = reports_of(value, "vex");
             assert_eq!(vex[0]["artifactType"], OPENVEX, "{value}");
@@ -1085,6 +1141,7 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             "nosig/app:v1" => "ADAD DDD DD DD",
             "vuln/vexed:v1" | "vex/plain:v1" | "vuln/trivy-real:v1" => "DDDD DDD AD DA",
             "sbom/real:v1" => "DDDD AAA DD AD",
+            "vuln/rescanned:v1" | "vuln/rescanned-bundle:v1" => "DDDD DDD AA DA",
             _ => "DDDD DDD DD DD",
         };
         assert_eq!(
