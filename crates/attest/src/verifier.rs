@@ -85,7 +85,7 @@ fn plain_types(family: Family) -> &'static [&'static str] {
         Family::Provenance => &[],
         Family::Sbom => &[media_types::SPDX, media_types::CYCLONEDX],
         Family::Vulnerabilities => &[media_types::SARIF, media_types::TRIVY],
-        Family::Vex => &[media_types::OPENVEX],
+        Family::Vex => &[media_types::OPENVEX, media_types::CYCLONEDX],
     }
 }
 
@@ -347,10 +347,32 @@ pub struct AttestationVerifier {
 
 /// One document judged: where it came from and what the evaluator said.
 struct Judged {
+    /// A document this verifier does not judge after all (a CycloneDX SBOM seen by `vex`).
+    declined: bool,
     source: String,
     predicate_type: String,
     evaluation: Evaluation,
     evidence: Value,
+}
+
+/// Whether a verifier of `family` reads documents of `format`: its own family's, and for VEX
+/// also CycloneDX (a CycloneDX BOM whose vulnerabilities carry an analysis is a VEX document;
+/// one without is declined by the vex verifier and stays the sbom verifier's).
+fn judges(family: Family, format: Format) -> bool {
+    format.family() == family || (family == Family::Vex && format == Format::CycloneDx)
+}
+
+/// Whether a CycloneDX document lists no vulnerabilities: an SBOM, not VEX. A cheap probe
+/// (the rest is skipped), so the vex verifier never judges, let alone fails, a plain SBOM.
+fn cyclonedx_without_vulnerabilities(document: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        vulnerabilities: Option<Vec<serde::de::IgnoredAny>>,
+    }
+    serde_json::from_slice::<Probe>(document)
+        .map(|p| p.vulnerabilities.is_none_or(|v| v.is_empty()))
+        .unwrap_or(false)
 }
 
 fn is_statement_type(t: &str) -> bool {
@@ -384,6 +406,7 @@ impl AttestationVerifier {
     /// The statement of one checked DSSE layer, judged.
     fn judge_statement(&self, c: CheckedStatement, ctx: &VerifyContext<'_>) -> Judged {
         let judged = |predicate_type: String, evaluation: Evaluation| Judged {
+            declined: false,
             source: c.layer_digest.clone(),
             predicate_type,
             evaluation,
@@ -421,7 +444,7 @@ impl AttestationVerifier {
             );
         }
         let format = match Format::from_predicate_type(&statement.predicate_type) {
-            Some(f) if f.family() == self.family => f,
+            Some(f) if judges(self.family, f) => f,
             _ => {
                 return judged(
                     statement.predicate_type.clone(),
@@ -438,7 +461,19 @@ impl AttestationVerifier {
                 )
             }
         };
-        let evaluation = self.evaluate(format, statement.predicate.get().as_bytes(), None, ctx);
+        let predicate = statement.predicate.get().as_bytes();
+        if self.family == Family::Vex
+            && format == Format::CycloneDx
+            && cyclonedx_without_vulnerabilities(predicate)
+        {
+            let mut j = judged(
+                statement.predicate_type.clone(),
+                Evaluation::pass("", Value::Null),
+            );
+            j.declined = true;
+            return j;
+        }
+        let evaluation = self.evaluate(format, predicate, None, ctx);
         judged(statement.predicate_type.clone(), evaluation)
     }
 
@@ -454,7 +489,7 @@ impl AttestationVerifier {
         };
         let family = self.family;
         let wanted =
-            move |t: &str| Format::from_predicate_type(t).is_some_and(|f| f.family() == family);
+            move |t: &str| Format::from_predicate_type(t).is_some_and(|f| judges(family, f));
         let checked = match sv.statements(ctx, &wanted).await {
             Ok(c) => c,
             Err(outcome) => return outcome,
@@ -479,7 +514,7 @@ impl AttestationVerifier {
         artifact_type: &str,
     ) -> VerifierOutcome {
         let Some(format) =
-            Format::from_media_type(artifact_type).filter(|f| f.family() == self.family)
+            Format::from_media_type(artifact_type).filter(|f| judges(self.family, *f))
         else {
             return VerifierOutcome::not_applicable(format!(
                 "{artifact_type} is not a {} document type",
@@ -532,6 +567,7 @@ impl AttestationVerifier {
         let mut judged = Vec::new();
         for layer in &manifest.layers {
             let fail = |reason, message: String| Judged {
+                declined: false,
                 source: layer.digest.to_string(),
                 predicate_type: artifact_type.to_string(),
                 evaluation: Evaluation::fail(reason, message, Value::Null),
@@ -549,6 +585,9 @@ impl AttestationVerifier {
             }
             match ctx.store.blob(layer).await {
                 Ok(blob) => judged.push(Judged {
+                    declined: self.family == Family::Vex
+                        && format == Format::CycloneDx
+                        && cyclonedx_without_vulnerabilities(&blob),
                     source: layer.digest.to_string(),
                     predicate_type: artifact_type.to_string(),
                     evaluation: self.evaluate(format, &blob, created.as_deref(), ctx),
@@ -576,6 +615,12 @@ impl AttestationVerifier {
     /// One outcome for the referrer: it passes when every document of the family in it passes;
     /// the first failing one (else the first) gives the message, facts and Ratify extensions.
     fn outcome(&self, judged: Vec<Judged>, signed_by: Option<&str>) -> VerifierOutcome {
+        let judged: Vec<Judged> = judged.into_iter().filter(|j| !j.declined).collect();
+        if judged.is_empty() {
+            return VerifierOutcome::not_applicable(
+                "a CycloneDX document without vulnerabilities is an SBOM, not VEX",
+            );
+        }
         // Vulnerability reports accumulate (cosign appends each `cosign attest` to the `.att`
         // manifest): the newest authentic one decides, as across referrers (`supersede`).
         let newest = (self.family == Family::Vulnerabilities && judged.len() > 1)

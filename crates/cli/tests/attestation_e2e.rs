@@ -112,6 +112,9 @@ const CASES: &[(&str, Option<Failure>)] = &[
     ),
     // A real Trivy SARIF report (medium findings only), attached with oras and signed.
     ("vuln/trivy-real:v1", None),
+    // A cosign vuln attestation with a critical CVE, cleared by a CycloneDX VEX attestation
+    // (cosign attest --type cyclonedx; the sbom verifier reads it as an SBOM too).
+    ("vuln/cdx-vex:v1", None),
     // A cosign vuln attestation with a critical CVE, cleared by a plain OpenVEX document
     // attached with oras and signed by cosign.
     ("vex/plain:v1", None),
@@ -661,6 +664,26 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     .await;
     sign(reg.reference(&format!("vuln/trivy-real@{report}"))).await;
 
+    let img = at("vuln/cdx-vex:v1");
+    sign(img.clone()).await;
+    attest(reg, &work, a, "vuln", &cosign_vuln(), false, &img).await;
+    let product = format!(
+        "{}@{}",
+        repo_of("vuln/cdx-vex:v1"),
+        digests["vuln/cdx-vex:v1"]
+    );
+    let cdx_vex = json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+        "serialNumber": "urn:uuid:0b2a7a4e-8a55-4c1f-9d0e-3a0f1e2d4c5b",
+        "metadata": {"timestamp": now_rfc3339(-1)},
+        "vulnerabilities": [{
+            "id": CVE,
+            "analysis": {"state": "not_affected", "justification": "code_not_reachable"},
+            "affects": [{"ref": product}]
+        }]
+    });
+    attest(reg, &work, a, "cyclonedx", &cdx_vex, true, &img).await;
+
     let img = at("vex/plain:v1");
     sign(img.clone()).await;
     attest(reg, &work, a, "vuln", &cosign_vuln(), false, &img).await;
@@ -783,6 +806,10 @@ fn check_report(image: &str, value: &Value) {
             assert!(value.get("unverifiedReferrers").is_none(), "{value}");
         }
         "bundle/app:v1" => {
+            assert!(
+                reports_of(value, "vex").is_empty(),
+                "a CycloneDX SBOM without vulnerabilities is not VEX: {value}"
+            );
             let sigs = reports_of(value, "cosign");
             assert_eq!(
                 sigs.len(),
@@ -886,6 +913,16 @@ fn check_report(image: &str, value: &Value) {
                     .as_str()
                     .unwrap()
                     .contains("superseded by the newer report"),
+                "{value}"
+            );
+        }
+        "vuln/cdx-vex:v1" => {
+            let vex = reports_of(value, "vex");
+            assert_eq!(vex.len(), 1, "{value}");
+            assert_eq!(vex[0]["facts"]["format"], "cyclonedx", "{value}");
+            let v = reports_of(value, "vulnerabilities");
+            assert!(
+                v[0]["facts"]["vexSuppressed"].to_string().contains(CVE),
                 "{value}"
             );
         }
@@ -1142,6 +1179,7 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             "vuln/vexed:v1" | "vex/plain:v1" | "vuln/trivy-real:v1" => "DDDD DDD AD DA",
             "sbom/real:v1" => "DDDD AAA DD AD",
             "vuln/rescanned:v1" | "vuln/rescanned-bundle:v1" => "DDDD DDD AA DA",
+            "vuln/cdx-vex:v1" => "DDDD DDD AD AA",
             _ => "DDDD DDD DD DD",
         };
         assert_eq!(
