@@ -1201,6 +1201,39 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
         (&cert, &key),
         Some(&["signature", "provenance", "sbom"]),
     );
+    // One verification fetches the seed image's .att manifest once, though four attestation
+    // verifiers read it (the content store is shared per referrer).
+    let att = att_tag(&dist_digests["seed/app:v1"]);
+    let (_, bytes) = dist.get_manifest("seed/app", &att).await.unwrap();
+    let att_path = format!("/v2/seed/app/manifests/{}", Digest::sha256_of(&bytes));
+    // distribution logs each request twice ("authorized request", "response completed")
+    let fetches = || {
+        dist.log()
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("uri=\"{att_path}\"")) && l.contains("response completed")
+            })
+            .count()
+    };
+    let before = fetches();
+    let (v, _) = support::signet_verify(signet_bin(), &cfg, &dist.reference("seed/app:v1"));
+    assert_eq!(v["isSuccess"], true, "{v}");
+    let after = fetches();
+    assert!(
+        before > 0,
+        "the registry log names the manifest fetches: {}",
+        dist.log()
+    );
+    assert_eq!(
+        after - before,
+        1,
+        "the .att manifest is fetched once per verification: {:#?}",
+        dist.log()
+            .lines()
+            .filter(|l| l.contains(&att_path))
+            .collect::<Vec<_>>()
+    );
+
     // With the cosign verifier alone, attestation bundles are not signatures: they are listed
     // as unverified (declined by the cosign verifier), and the sign/v1 bundle admits the image.
     let mut only: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();

@@ -120,9 +120,8 @@ policy:
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
-    for needle in ["policy.require[1]: \"\" names nothing"] {
-        assert!(stdout.contains(needle), "{needle}: {stdout}");
-    }
+    let needle = "policy.require[1]: \"\" names nothing";
+    assert!(stdout.contains(needle), "{needle}: {stdout}");
     // The policy problem is a structural one of the file; fix it and the verifier entries are
     // built and judged, every problem at once.
     std::fs::write(

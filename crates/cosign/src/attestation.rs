@@ -21,7 +21,6 @@ use sigstore_verify::types::{Sha256Hash, SignatureContent};
 
 use crate::check::{self, Verification, COSIGN_SIGN_PREDICATE};
 use crate::dsse::{self, Envelope};
-use crate::legacy;
 use crate::verifier::{parse_bundle, CosignVerifier};
 
 /// Annotation cosign v3 puts on bundle referrer descriptors and manifests.
@@ -209,8 +208,13 @@ impl StatementVerifier for CosignVerifier {
                         None => unknown(),
                     },
                 };
-                let has_tlog = layer.annotations.contains_key(legacy::ANNOTATION_BUNDLE);
-                let verifications = dsse::check_envelope(&env, policy, has_tlog);
+                let verifications = dsse::check_envelope(
+                    &env,
+                    &layer.annotations,
+                    subject_sha256.as_ref(),
+                    policy,
+                    root,
+                );
                 let payload = Bytes::from(env.payload);
                 out.push(checked(
                     layer,

@@ -57,7 +57,7 @@ pub struct Verification {
 }
 
 impl Verification {
-    fn new(key: Option<&PublicKey>) -> Verification {
+    pub(crate) fn new(key: Option<&PublicKey>) -> Verification {
         Verification {
             is_success: false,
             bundle_verified: false,
@@ -381,7 +381,7 @@ fn repack_keyless(sig: &SimpleSignature, cert_pem: &str) -> Result<Bundle, (Reas
 }
 
 /// DER bodies of every PEM block in `pem`.
-fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
+pub(crate) fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = pem;
     while let Some(start) = rest.find("-----BEGIN ") {
@@ -409,7 +409,7 @@ fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
 /// Keyless verification of a bundle by sigstore-verify, then identity and issuer, then the
 /// caller's `finish` check (payload or statement binding).
 #[allow(clippy::too_many_arguments)]
-fn keyless_bundle(
+pub(crate) fn keyless_bundle(
     mut v: Verification,
     bundle: &Bundle,
     artifact: Artifact<'_>,

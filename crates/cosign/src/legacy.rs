@@ -195,6 +195,19 @@ pub fn verify_rekor_bundle(
     payload: &[u8],
     signer: &Signer<'_>,
 ) -> Result<jiff::Timestamp, String> {
+    let integrated = verify_rekor_set(rekor, root)?;
+    check_body(&rekor.payload.body, signature, payload, signer)?;
+    Ok(integrated)
+}
+
+/// Checks the SET of a Rekor bundle alone: the log is in the trusted root (by logID), the
+/// integrated time is within the log key's validity and not in the future, and the log's
+/// signature over the canonical payload verifies. Says nothing of what the body describes: the
+/// caller checks that. Returns the authenticated integrated time.
+pub fn verify_rekor_set(
+    rekor: &RekorBundle,
+    root: &TrustedRoot,
+) -> Result<jiff::Timestamp, String> {
     let p = &rekor.payload;
     let log_id =
         hex::decode(&p.log_id).map_err(|_| format!("Rekor logID {:?} is not hex", p.log_id))?;
@@ -239,8 +252,20 @@ pub fn verify_rekor_bundle(
         set_scheme,
     )
     .map_err(|e| format!("Rekor SignedEntryTimestamp does not verify with the log's key: {e}"))?;
-    check_body(&p.body, signature, payload, signer)?;
     Ok(integrated)
+}
+
+/// The `dev.sigstore.cosign/bundle` annotation of a layer, if any.
+pub fn rekor_annotation(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<RekorBundle>, String> {
+    annotations
+        .get(ANNOTATION_BUNDLE)
+        .map(|s| {
+            serde_json::from_str::<RekorBundle>(s)
+                .map_err(|e| format!("{ANNOTATION_BUNDLE} is malformed: {e}"))
+        })
+        .transpose()
 }
 
 /// Who the Rekor body must name.

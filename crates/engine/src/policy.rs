@@ -272,6 +272,85 @@ mod tests {
         assert_eq!(v.error_reason, Some(ReasonCode::PolicyNotSatisfied));
     }
 
+    const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    const SLSA: &str = "https://slsa.dev/provenance/v1";
+
+    fn attestation(verifier_type: &str, predicate: &str, ok: bool) -> VerifierReport {
+        let mut r = VerifierReport::new(
+            "r/s@sha256:aa".into(),
+            "sha256:33".into(),
+            BUNDLE.into(),
+            verifier_type,
+            verifier_type,
+            ok,
+            if ok {
+                "ok".into()
+            } else {
+                "wrong builder".into()
+            },
+            (!ok).then_some(ReasonCode::ProvenanceMismatch),
+        );
+        r.predicate_type = Some(predicate.into());
+        r
+    }
+
+    #[test]
+    fn attestations_are_grouped_by_predicate_type_not_with_signatures_of_the_same_artifact_type() {
+        // A passing signature bundle and a failing provenance bundle share an artifact type;
+        // `any` for that artifact type must not let the signature carry the attestation.
+        let reports = vec![
+            report(BUNDLE, true, None),
+            attestation("provenance", SLSA, false),
+        ];
+        let mut p = policy(Rule::All, &[(BUNDLE, Rule::Any)]);
+        p.require = Some(vec!["signature".into()]);
+        let v = decide(&p, "img", &reports, &[]);
+        assert!(!v.is_success);
+        assert_eq!(v.error_reason, Some(ReasonCode::ProvenanceMismatch));
+        // a rule per predicate type is looked up first
+        p.predicate_types.insert(SLSA.into(), Rule::Any);
+        let two = vec![
+            report(BUNDLE, true, None),
+            attestation("provenance", SLSA, false),
+            attestation("provenance", SLSA, true),
+        ];
+        assert!(decide(&p, "img", &two, &[]).is_success);
+    }
+
+    #[test]
+    fn require_names_what_must_pass_at_the_image_level() {
+        let mut p = policy(Rule::All, &[]);
+        // A signed SBOM alone does not admit an image without a signature of its own.
+        p.require = Some(vec!["signature".into()]);
+        let sbom_only = vec![attestation("sbom", "https://spdx.dev/Document", true)];
+        let v = decide(&p, "img", &sbom_only, &[]);
+        assert_eq!(v.error_reason, Some(ReasonCode::NoSignature));
+        assert!(v.message.unwrap().contains("policy.require"));
+        // Required provenance missing: ATTESTATION_MISSING, naming it and what was there.
+        p.require = Some(vec!["signature".into(), "provenance".into()]);
+        let sig_only = vec![report(SIG, true, None)];
+        let v = decide(&p, "img", &sig_only, &[]);
+        assert_eq!(v.error_reason, Some(ReasonCode::AttestationMissing));
+        let m = v.message.unwrap();
+        assert!(m.contains("\"provenance\"") && m.contains(SIG), "{m}");
+        // Satisfied by verifier type, by predicate type, or by name.
+        let both = vec![
+            report(SIG, true, None),
+            attestation("provenance", SLSA, true),
+        ];
+        assert!(decide(&p, "img", &both, &[]).is_success);
+        p.require = Some(vec![SLSA.into(), "v".into()]);
+        assert!(decide(&p, "img", &both, &[]).is_success);
+        // A failing report does not satisfy a requirement even under `any`.
+        let mut any = policy(Rule::Any, &[]);
+        any.require = Some(vec!["provenance".into()]);
+        let failing = vec![
+            report(SIG, true, None),
+            attestation("provenance", SLSA, false),
+        ];
+        assert!(!decide(&any, "img", &failing, &[]).is_success);
+    }
+
     #[test]
     fn nested_failure_fails_the_parent() {
         let mut sbom = report(SBOM, true, None);
