@@ -73,12 +73,9 @@ fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
     false
 }
 
-/// Parses `bytes` as `what` (for messages, e.g. "SPDX document") into `T`, within `limits`.
-pub fn parse<T: DeserializeOwned>(
-    bytes: &[u8],
-    what: &str,
-    limits: &Limits,
-) -> Result<T, DocumentError> {
+/// The checks made before any parse: the byte limit and the nesting limit. For evaluators that
+/// parse with borrowed strings themselves (and fall back to [`parse`] for its messages).
+pub fn precheck(bytes: &[u8], what: &str, limits: &Limits) -> Result<(), DocumentError> {
     if bytes.len() > limits.max_bytes {
         return Err(DocumentError {
             reason: signet_types::ReasonCode::SizeLimitExceeded,
@@ -95,9 +92,20 @@ pub fn parse<T: DeserializeOwned>(
             limits.max_depth
         )));
     }
+    Ok(())
+}
+
+/// Parses `bytes` as `what` (for messages, e.g. "SPDX document") into `T`, within `limits`.
+pub fn parse<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    limits: &Limits,
+) -> Result<T, DocumentError> {
+    precheck(bytes, what, limits)?;
     // The fast path: a plain parse. Only a document that fails is parsed again, with path
     // tracking, so the message names the field (path tracking doubles the cost of a parse).
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    // Valid UTF-8 is checked once for the whole text, not string by string.
+    if let Ok(Ok(value)) = std::str::from_utf8(bytes).map(serde_json::from_str) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -664,6 +664,9 @@ pub fn evaluate(
     let run = || -> Result<Evaluation, DocumentError> {
         match format {
             Format::Spdx => {
+                if let Some(doc) = spdx::fast(document, policy.required_fields, limits) {
+                    return Ok(judge(format, doc?, policy));
+                }
                 let top = spdx::parse(document, limits)?;
                 Ok(judge(
                     format,
@@ -690,7 +693,7 @@ pub fn evaluate(
     })
 }
 
-fn judge(format: Format, doc: Document<'_>, policy: &SbomPolicy) -> Evaluation {
+pub(crate) fn judge(format: Format, doc: Document<'_>, policy: &SbomPolicy) -> Evaluation {
     let mut license_violations: Vec<LicenseViolation> = Vec::new();
     let mut package_violations: Vec<PackageViolation> = Vec::new();
     let mut ratify_licenses: Vec<RatifyViolation> = Vec::new();
