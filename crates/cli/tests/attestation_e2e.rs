@@ -19,7 +19,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use signet_testkit::{cosign_generate_key_pair, Registry, TestCa};
@@ -1011,34 +1010,9 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
             keys_asked.push(r.reference(image));
         }
     }
-    let https = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap())
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
-                      "request": {"keys": keys_asked}});
-    let resp: Value = https
-        .post(format!(
-            "https://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
-            ports.port
-        ))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let items = resp["response"]["items"].as_array().expect("items").clone();
-    assert_eq!(items.len(), keys_asked.len(), "{resp}");
+    let items = support::ask_provider(ports.port, &ca.cert_pem(), &keys_asked).await;
 
-    let schema_text =
-        std::fs::read_to_string(signet_testkit::workspace_root().join("docs/result-schema.json"))
-            .unwrap();
-    let schema = jsonschema::validator_for(&serde_json::from_str(&schema_text).unwrap()).unwrap();
+    let schema = support::result_schema();
     let mut failures = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let (image, expected) = CASES[i % CASES.len()];

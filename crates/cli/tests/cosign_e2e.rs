@@ -21,7 +21,7 @@ use support::openssl;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -743,35 +743,9 @@ async fn cosign_signatures_on_both_registries_through_the_provider_and_signet_ve
             keys_asked.push(r.reference(image));
         }
     }
-    let https = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap())
-        .min_tls_version(reqwest::tls::Version::TLS_1_3)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
-                      "request": {"keys": keys_asked}});
-    let resp: Value = https
-        .post(format!(
-            "https://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
-            ports.port
-        ))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let items = resp["response"]["items"].as_array().expect("items").clone();
-    assert_eq!(items.len(), keys_asked.len(), "{resp}");
+    let items = support::ask_provider(ports.port, &ca.cert_pem(), &keys_asked).await;
 
-    let schema_text =
-        std::fs::read_to_string(signet_testkit::workspace_root().join("docs/result-schema.json"))
-            .unwrap();
-    let schema = jsonschema::validator_for(&serde_json::from_str(&schema_text).unwrap()).unwrap();
+    let schema = support::result_schema();
     let mut failures = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let (image, expected) = CASES[i % CASES.len()];

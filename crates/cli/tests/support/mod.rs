@@ -80,3 +80,40 @@ pub async fn wait_ready(health: u16) {
     .await
     .unwrap();
 }
+
+/// The result format's JSON Schema (docs/result-schema.json), compiled.
+pub fn result_schema() -> jsonschema::Validator {
+    let path = signet_testkit::workspace_root().join("docs/result-schema.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+/// Sends one ProviderRequest with `keys` to the provider on 127.0.0.1:`port` over HTTPS (the
+/// server certificate issued by `ca_pem`) at Ratify's v1 path, and returns its items, checking
+/// there is one per key.
+pub async fn ask_provider(port: u16, ca_pem: &str, keys: &[String]) -> Vec<Value> {
+    let https = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .min_tls_version(reqwest::tls::Version::TLS_1_3)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
+                      "request": {"keys": keys}});
+    let resp: Value = https
+        .post(format!(
+            "https://127.0.0.1:{port}/ratify/gatekeeper/v1/verify"
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = resp["response"]["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), keys.len(), "{resp}");
+    items
+}
