@@ -18,7 +18,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 use signet_testkit::{cosign_generate_key_pair, Registry, TestCa};
@@ -134,27 +134,6 @@ fn now_rfc3339(offset_hours: i64) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-async fn run(cmd: Command) -> Output {
-    let shown = format!(
-        "{:?} {:?}",
-        cmd.get_program(),
-        cmd.get_args().collect::<Vec<_>>()
-    );
-    let out = tokio::process::Command::from(cmd)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    assert!(
-        out.status.success(),
-        "{shown} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn provenance_v1(builder: &str) -> Value {
@@ -312,7 +291,7 @@ async fn cosign(reg: &Registry, sub: &[&str], key: &Path, extra: &[&str], image:
         .arg("--tlog-upload=false")
         .args(extra)
         .arg(image);
-    run(cmd).await;
+    support::run(cmd).await;
 }
 
 /// `cosign attest --type t --predicate doc` (legacy .att, or a bundle referrer).
@@ -363,7 +342,7 @@ async fn oras_attach(
         cmd.args(["--annotation", a]);
     }
     cmd.arg(image).arg(format!("{name}:{media_type}"));
-    run(cmd).await;
+    support::run(cmd).await;
     Digest::sha256_of(&std::fs::read(&exported).unwrap())
 }
 

@@ -20,7 +20,7 @@ use support::openssl;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
@@ -117,29 +117,6 @@ fn cosign_bin() -> PathBuf {
 
 fn free_port() -> u16 {
     signet_testkit::free_port()
-}
-
-/// Runs `cmd` without blocking the runtime (both registries are populated concurrently) and
-/// fails with its output unless it succeeds.
-async fn run(cmd: Command) -> Output {
-    let shown = format!(
-        "{:?} {:?}",
-        cmd.get_program(),
-        cmd.get_args().collect::<Vec<_>>()
-    );
-    let out = tokio::process::Command::from(cmd)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    assert!(
-        out.status.success(),
-        "{shown} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Every key the test signs with. `a`, `b`, `c` and `ed25519` are cosign key pairs
@@ -245,7 +222,7 @@ async fn cosign_sign(reg: &Registry, key: &Path, image: &str) {
         .arg(key)
         .arg("--tlog-upload=false")
         .arg(image);
-    run(cmd).await;
+    support::run(cmd).await;
 }
 
 /// The legacy `.sig` tag of an image.
@@ -265,7 +242,7 @@ async fn openssl_sign(
 ) {
     let mut cmd = reg.cosign();
     cmd.arg("generate").args(reg.cosign_flags()).arg(image);
-    let payload = run(cmd).await.stdout;
+    let payload = support::run(cmd).await.stdout;
     let payload_file = work.join(format!("{name}.payload.json"));
     std::fs::write(&payload_file, &payload).unwrap();
     let sig_file = work.join(format!("{name}.sig.bin"));
@@ -275,7 +252,7 @@ async fn openssl_sign(
         .arg("-out")
         .arg(&sig_file)
         .arg(&payload_file);
-    run(cmd).await;
+    support::run(cmd).await;
     let b64_file = work.join(format!("{name}.sig.b64"));
     std::fs::write(
         &b64_file,
@@ -290,7 +267,7 @@ async fn openssl_sign(
         .arg("--signature")
         .arg(&b64_file)
         .arg(image);
-    run(cmd).await;
+    support::run(cmd).await;
 }
 
 /// Pushes every image of [`CASES`] to `reg`, signs and alters them. Returns `repo:tag` → digest.
@@ -325,7 +302,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
         .arg(&keys.a.0)
         .args(["--tlog-upload=false", "--registry-referrers-mode=oci-1-1"])
         .arg(at("team-a/oci11:v1"));
-    run(cmd).await;
+    support::run(cmd).await;
     let d = &digests["team-a/oci11:v1"];
     let tags = reg.tags("team-a/oci11").await.unwrap();
     assert!(
@@ -366,7 +343,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
         .arg("--predicate")
         .arg(work.join("predicate.json"))
         .arg(at("team-a/bundle:v1"));
-    run(cmd).await;
+    support::run(cmd).await;
 
     // 4. Two keys, one `.sig` manifest: cosign appends the second signature as a second layer.
     cosign_sign(reg, &keys.a.0, &at("team-b/two-keys:v1")).await;
@@ -459,7 +436,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
         .args(["--artifact-type", BUNDLE])
         .arg(reg.reference("keyless:v1"))
         .arg(format!("bundle.sigstore.json:{BUNDLE}"));
-    run(cmd).await;
+    support::run(cmd).await;
 
     // 12. Other key types.
     openssl_sign(

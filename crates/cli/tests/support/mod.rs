@@ -4,7 +4,7 @@
 pub mod rego;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 use signet_testkit::Registry;
@@ -116,4 +116,27 @@ pub async fn ask_provider(port: u16, ca_pem: &str, keys: &[String]) -> Vec<Value
     let items = resp["response"]["items"].as_array().expect("items").clone();
     assert_eq!(items.len(), keys.len(), "{resp}");
     items
+}
+
+/// Runs `cmd` without blocking the runtime (both registries are populated concurrently) and
+/// fails with its output unless it succeeds.
+pub async fn run(cmd: Command) -> Output {
+    let shown = format!(
+        "{:?} {:?}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>()
+    );
+    let out = tokio::process::Command::from(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
