@@ -6,6 +6,7 @@
 #    system's apt sources).
 #  - ferro-oci-server 1.0.0 (OCI registry with the referrers API) with cargo install.
 #  - real OPA (PyPI opa-golib-python-bindings, pinned) in the venv, the tests' second Rego engine.
+#  - the Helm v4 SDK (PyPI helm-python-sdk) and kubernetes-validate, pinned, for the chart tests.
 # Everything lands in $SIGNET_TOOLS (default ~/.cache/signet-tools); tests find it through
 # scripts/env.sh.
 set -euo pipefail
@@ -72,8 +73,18 @@ if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, opa_bindings; 
   "$TOOLS/venv/bin/pip" install -q --ignore-requires-python "opa-golib-python-bindings==$OPA_BINDINGS"
 fi
 
+# The Helm SDK (no helm binary) and Kubernetes schema validation: tests/helm/chart.py.
+HELM_SDK=0.2.2
+KUBE_VALIDATE=1.37.0
+if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, helm_python, kubernetes_validate; assert m.version('helm-python-sdk') == '$HELM_SDK'; assert m.version('kubernetes-validate') == '$KUBE_VALIDATE'" >/dev/null 2>&1; then
+  echo "install-test-deps: helm-python-sdk $HELM_SDK and kubernetes-validate $KUBE_VALIDATE into the venv"
+  "$TOOLS/venv/bin/pip" install -q "helm-python-sdk==$HELM_SDK" "kubernetes-validate==$KUBE_VALIDATE"
+fi
+
 "$TOOLS/bin/cosign" version >/dev/null 2>&1 || { echo "cosign does not run" >&2; exit 1; }
 "$TOOLS/bin/oras" version >/dev/null 2>&1 || { echo "oras does not run" >&2; exit 1; }
 "$TOOLS/venv/bin/python" -c 'from opa_bindings import OpaEngine; OpaEngine().eval_query("x := 1")' >/dev/null 2>&1 \
   || { echo "OPA (opa_bindings) does not run" >&2; exit 1; }
+"$TOOLS/venv/bin/python" -c 'import helm_python; helm_python.helm_sdk_version()' >/dev/null 2>&1 \
+  || { echo "the Helm SDK (helm_python) does not run" >&2; exit 1; }
 echo "install-test-deps: ok ($TOOLS)"

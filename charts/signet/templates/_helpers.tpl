@@ -1,0 +1,202 @@
+{{/* Names and labels. */}}
+{{- define "signet.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "signet.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "signet.labels" -}}
+{{ include "signet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The service's DNS name, which the serving certificate names. */}}
+{{- define "signet.host" -}}
+{{- printf "%s.%s.svc" (include "signet.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+The serving CA and certificate: given in provider.tls, else the ones generated at the first
+install (kept in the TLS Secret across upgrades), else generated now. Returns YAML with ca, crt,
+key. Generating draws new keys each time, so only tls.yaml includes it, once, for the Secret and
+the Provider's caBundle together.
+*/}}
+{{- define "signet.tls" -}}
+{{- $secretName := printf "%s-tls" (include "signet.fullname" .) -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $secretName -}}
+{{- $tls := dict -}}
+{{- if and .Values.provider.tls.crt .Values.provider.tls.key -}}
+{{- $ca := .Values.provider.tls.cabundle | default .Values.provider.tls.caCert -}}
+{{- if not $ca -}}{{- fail "provider.tls.crt is given without provider.tls.cabundle (or caCert): Gatekeeper's Provider needs the CA that issued the serving certificate" -}}{{- end -}}
+{{- $_ := set $tls "ca" $ca -}}
+{{- $_ := set $tls "crt" .Values.provider.tls.crt -}}
+{{- $_ := set $tls "key" .Values.provider.tls.key -}}
+{{- else if and $existing $existing.data (index $existing.data "tls.crt") -}}
+{{- $_ := set $tls "ca" (index $existing.data "ca.crt" | b64dec) -}}
+{{- $_ := set $tls "crt" (index $existing.data "tls.crt" | b64dec) -}}
+{{- $_ := set $tls "key" (index $existing.data "tls.key" | b64dec) -}}
+{{- else -}}
+{{- $ca := genCA (printf "%s-ca" (include "signet.fullname" .)) 3650 -}}
+{{- if and .Values.provider.tls.caCert .Values.provider.tls.caKey -}}
+{{- $ca = buildCustomCert (.Values.provider.tls.caCert | b64enc) (.Values.provider.tls.caKey | b64enc) -}}
+{{- end -}}
+{{- $host := include "signet.host" . -}}
+{{- $names := list (include "signet.fullname" .) (printf "%s.%s" (include "signet.fullname" .) .Release.Namespace) $host (printf "%s.cluster.local" $host) -}}
+{{- $cert := genSignedCert $host nil $names 3650 $ca -}}
+{{- $_ := set $tls "ca" $ca.Cert -}}
+{{- $_ := set $tls "crt" $cert.Cert -}}
+{{- $_ := set $tls "key" $cert.Key -}}
+{{- end -}}
+{{- toYaml $tls -}}
+{{- end -}}
+
+{{/* Gatekeeper's CA for mTLS: given, or read from Gatekeeper's webhook Secret. */}}
+{{- define "signet.clientCA" -}}
+{{- if .Values.gatekeeper.clientCA -}}
+{{- .Values.gatekeeper.clientCA -}}
+{{- else -}}
+{{- $gk := lookup "v1" "Secret" .Values.gatekeeper.namespace "gatekeeper-webhook-server-cert" -}}
+{{- if and $gk $gk.data (index $gk.data "ca.crt") -}}
+{{- index $gk.data "ca.crt" | b64dec -}}
+{{- else -}}
+{{- fail (printf "gatekeeper.mtls needs Gatekeeper's CA: install Gatekeeper first (its Secret %s/gatekeeper-webhook-server-cert holds it), set gatekeeper.clientCA, or set gatekeeper.mtls=false" .Values.gatekeeper.namespace) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Ratify's trust store names (ca:notationCerts[0]) as Signet store names (notationCerts-0). */}}
+{{- define "signet.storeName" -}}
+{{- regexReplaceAll "^([a-zA-Z]+):notationCerts\\[([0-9]+)\\]$" . "${1}:notationCerts-${2}" -}}
+{{- end -}}
+
+{{/* Signet's configuration file, from the values. */}}
+{{- define "signet.config" -}}
+{{- $deadline := sub (mul .Values.provider.timeout.validationTimeoutSeconds 1000) 500 -}}
+{{- if lt $deadline 500 -}}{{- fail "provider.timeout.validationTimeoutSeconds must be at least 1" -}}{{- end -}}
+server:
+  listen: 0.0.0.0:6001
+  tls:
+    certFile: /etc/signet/tls/tls.crt
+    keyFile: /etc/signet/tls/tls.key
+    {{- if .Values.gatekeeper.mtls }}
+    clientCAFile: /etc/signet/gatekeeper-ca/ca.crt
+    {{- end }}
+  healthListen: 0.0.0.0:9099
+  metricsListen: 0.0.0.0:8888
+  requestDeadline: {{ $deadline }}ms
+{{- $hosts := dict -}}
+{{- range $host, $h := .Values.registryHosts }}
+{{- $_ := set $hosts $host (dict "plainHTTP" $h.plainHTTP) -}}
+{{- end }}
+{{- range $i, $c := .Values.registryCredentials }}
+{{- range $c.hosts }}
+{{- $entry := get $hosts . | default dict -}}
+{{- $_ := set $entry "dockerConfig" (printf "/etc/signet/registry/%d/.dockerconfigjson" $i) -}}
+{{- $_ := set $hosts . $entry -}}
+{{- end }}
+{{- end }}
+{{- if $hosts }}
+registry:
+  hosts:
+    {{- toYaml $hosts | nindent 4 }}
+{{- end }}
+verifiers:
+{{- $notation := and .Values.notation.enabled (gt (len .Values.notationCerts) 0) }}
+{{- if $notation }}
+  - name: notation
+    type: notation
+    artifactTypes: [application/vnd.cncf.notary.signature]
+    trustStores:
+      ca:
+        {{- range $i, $_ := .Values.notationCerts }}
+        notationCerts-{{ $i }}: [/etc/signet/trust/notation/cert-{{ $i }}.crt]
+        {{- end }}
+    trustPolicyDoc:
+      version: "1.0"
+      trustPolicies:
+      {{- if .Values.notation.trustPolicies }}
+      {{- range .Values.notation.trustPolicies }}
+        - name: {{ .name | quote }}
+          registryScopes: {{ toJson .registryScopes }}
+          signatureVerification:
+            level: {{ .verificatonLevel | default .verificationLevel | default "strict" | quote }}
+          trustStores:
+          {{- range .trustStores }}
+            - {{ include "signet.storeName" . | quote }}
+          {{- end }}
+          trustedIdentities: {{ toJson .trustedIdentities }}
+      {{- end }}
+      {{- else }}
+        - name: default
+          registryScopes: ["*"]
+          signatureVerification:
+            level: strict
+          trustStores:
+          {{- range $i, $_ := .Values.notationCerts }}
+            - ca:notationCerts-{{ $i }}
+          {{- end }}
+          trustedIdentities: ["*"]
+      {{- end }}
+{{- end }}
+{{- $k := .Values.cosign.keyless }}
+{{- $keyless := or $k.certificateIdentity $k.certificateIdentityRegExp }}
+{{- $cosign := and .Values.cosign.enabled (or (gt (len .Values.cosignKeys) 0) $keyless) }}
+{{- if $cosign }}
+{{- if and (or .Values.cosign.tLogVerify $keyless) (not .Values.cosign.trustedRoot) }}
+{{- fail "cosign.tLogVerify and keyless verification need a Sigstore trusted root: --set-file cosign.trustedRoot=trusted_root.json (Signet verifies offline), or set cosign.tLogVerify=false for keys signed without the transparency log" }}
+{{- end }}
+  - name: cosign
+    type: cosign
+    artifactTypes:
+      - application/vnd.dev.cosign.artifact.sig.v1+json
+      - application/vnd.dev.sigstore.bundle.v0.3+json
+    {{- if .Values.cosign.trustedRoot }}
+    trustedRootFile: /etc/signet/trust/cosign/trusted_root.json
+    {{- end }}
+    trustPolicies:
+    {{- if gt (len .Values.cosignKeys) 0 }}
+      - name: keys
+        scopes: {{ toJson .Values.cosign.scopes }}
+        keys:
+        {{- range $i, $_ := .Values.cosignKeys }}
+          - file: /etc/signet/trust/cosign/key-{{ $i }}.pub
+        {{- end }}
+        tLogVerify: {{ .Values.cosign.tLogVerify }}
+    {{- end }}
+    {{- if $keyless }}
+      - name: keyless
+        scopes: {{ toJson .Values.cosign.scopes }}
+        keyless:
+          {{- if $k.certificateIdentity }}
+          certificateIdentity: {{ $k.certificateIdentity | quote }}
+          {{- else }}
+          certificateIdentityRegExp: {{ $k.certificateIdentityRegExp | quote }}
+          {{- end }}
+          {{- if $k.certificateOIDCIssuer }}
+          certificateOIDCIssuer: {{ $k.certificateOIDCIssuer | quote }}
+          {{- else }}
+          certificateOIDCIssuerRegExp: {{ $k.certificateOIDCIssuerRegExp | default ".*" | quote }}
+          {{- end }}
+        tLogVerify: {{ .Values.cosign.tLogVerify }}
+        ctLogVerify: {{ $k.ctLogVerify }}
+    {{- end }}
+{{- end }}
+{{- if not (or $notation $cosign) }}
+{{- fail "no verifier is configured: give notationCerts (with notation.trustPolicies) or cosignKeys / cosign.keyless; Signet never passes an image it could not verify" }}
+{{- end }}
+policy:
+  default: all
+  artifactTypes:
+    application/vnd.cncf.notary.signature: any
+    application/vnd.dev.cosign.artifact.sig.v1+json: any
+    application/vnd.dev.sigstore.bundle.v0.3+json: any
+{{- end -}}

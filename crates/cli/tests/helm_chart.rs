@@ -1,0 +1,441 @@
+//! The Helm chart (`charts/signet`), rendered by the real Helm v4 SDK (PyPI `helm-python-sdk`,
+//! through `tests/helm/chart.py`), linted, validated by `kubernetes-validate --strict`, and then
+//! run for real: the rendered ConfigMap and Secrets are laid out as files where the rendered
+//! Deployment mounts them, `signet serve` runs with the Deployment's arguments, and it is called
+//! as Gatekeeper would call it, trusting the rendered Provider's `caBundle` and presenting a
+//! client certificate from the CA given as Gatekeeper's. The values are Ratify's install command
+//! (`notationCerts[0]`, `notation.trustPolicies[0]` with Ratify's spelling `verificatonLevel`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use signet_testkit::{Registry, TestCa};
+
+const SIG: &str = "application/vnd.cncf.notary.signature";
+const LAYOUT: &str = "notation/01-oci-e2e-jws/layouts/e2e-valid-signature";
+/// The notation vector certificate's subject, as notation writes identities.
+const E2E_SUBJECT: &str = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2e";
+
+fn signet_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_signet")
+}
+
+fn chart_dir() -> PathBuf {
+    signet_testkit::workspace_root().join("charts/signet")
+}
+
+/// Runs `tests/helm/chart.py` with `args` in the tests' venv and returns its JSON answer.
+fn chart_py(args: &[&str]) -> Value {
+    let python = signet_testkit::tools_bin()
+        .parent()
+        .unwrap()
+        .join("venv/bin/python");
+    let script = signet_testkit::workspace_root().join("tests/helm/chart.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/install-test-deps.sh for the Helm SDK)",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "chart.py {:?}: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The rendered objects, or the error Helm gives for these values.
+fn render(values: &Value) -> Result<Vec<Value>, String> {
+    let out = chart_py(&["render", chart_dir().to_str().unwrap(), &values.to_string()]);
+    if let Some(e) = out["error"].as_str() {
+        return Err(e.to_string());
+    }
+    let mut objects = Vec::new();
+    for text in out["manifests"].as_object().unwrap().values() {
+        // Helm separates the documents of one template with `---` lines.
+        for doc in text.as_str().unwrap().split("\n---") {
+            let v: Value = serde_yaml_ng::from_str(doc).unwrap();
+            if !v.is_null() {
+                objects.push(v);
+            }
+        }
+    }
+    Ok(objects)
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
+}
+
+/// The values of Ratify's documented install command, for a registry scope `scope`.
+fn ratify_values(cert_pem: &str, scope: &str, client_ca: &str, plain_host: &str) -> Value {
+    json!({
+        "notationCerts": [cert_pem],
+        "notation": {"trustPolicies": [{
+            "name": "default",
+            "verificatonLevel": "strict",
+            "registryScopes": [scope],
+            "trustStores": ["ca:notationCerts[0]"],
+            "trustedIdentities": [E2E_SUBJECT]
+        }]},
+        "gatekeeper": {"clientCA": client_ca},
+        "registryHosts": {plain_host: {"plainHTTP": true}}
+    })
+}
+
+/// Lays the Deployment's mounts out under `root` (a mount path `/etc/signet/x` becomes
+/// `root/x`) from the rendered ConfigMap and Secrets, exactly as the kubelet would, and returns
+/// the configuration file's path.
+fn lay_out(objects: &[Value], root: &Path) -> PathBuf {
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let local = |mount: &str| root.join(mount.strip_prefix("/etc/signet/").unwrap());
+    for m in container["volumeMounts"].as_array().unwrap() {
+        let volume = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == m["name"])
+            .unwrap();
+        let mount = m["mountPath"].as_str().unwrap();
+        if let Some(cm) = volume.get("configMap") {
+            let data = &find(objects, "ConfigMap", cm["name"].as_str().unwrap())["data"];
+            let key = m["subPath"]
+                .as_str()
+                .expect("the config is mounted by subPath");
+            let path = local(mount);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, data[key].as_str().unwrap()).unwrap();
+        } else if let Some(s) = volume.get("secret") {
+            let name = s["secretName"].as_str().unwrap();
+            let data = &find(objects, "Secret", name)["data"];
+            for item in s["items"].as_array().unwrap() {
+                let path = local(mount).join(item["path"].as_str().unwrap());
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let bytes = STANDARD
+                    .decode(data[item["key"].as_str().unwrap()].as_str().unwrap())
+                    .unwrap();
+                std::fs::write(path, bytes).unwrap();
+            }
+        } else {
+            panic!("unexpected volume {volume}");
+        }
+    }
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|a| *a == "--config").unwrap();
+    local(args[at + 1])
+}
+
+struct Provider(Child);
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() {
+    let reg = Registry::start_ferro().await.expect("ferro starts");
+    let layout = signet_testkit::vectors_dir().join(LAYOUT);
+    reg.push_oci_layout("valid", &layout).await.unwrap();
+    reg.push_sample_image("unsigned", "v1", "unsigned")
+        .await
+        .unwrap();
+    let cert = std::fs::read_to_string(
+        signet_testkit::vectors_dir().join("notation/01-oci-e2e-jws/truststore/e2e.crt"),
+    )
+    .unwrap();
+    let gatekeeper_ca = TestCa::new("gatekeeper-ca (test)");
+    let values = ratify_values(
+        &cert,
+        &reg.reference("valid"),
+        &gatekeeper_ca.cert_pem(),
+        &reg.host(),
+    );
+    let objects = render(&values).unwrap();
+
+    // The objects a Signet install is made of.
+    let mut kinds: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "ConfigMap/signet",
+            "Deployment/signet",
+            "PodDisruptionBudget/signet",
+            "Provider/signet",
+            "Provider/signet-mutation",
+            "Secret/signet-tls",
+            "Secret/signet-trust",
+            "Service/signet",
+            "ServiceAccount/signet",
+        ]
+    );
+    let deployment = find(&objects, "Deployment", "signet");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let sc = &pod["containers"][0]["securityContext"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        pod["containers"][0]["readinessProbe"]["httpGet"]["path"],
+        "/readyz"
+    );
+    assert_eq!(
+        pod["containers"][0]["livenessProbe"]["httpGet"]["path"],
+        "/healthz"
+    );
+
+    // Lint (strict) and Kubernetes schema validation of the core objects. (The Provider is a
+    // Gatekeeper CRD, which kubernetes-validate does not know; its fields are checked below.)
+    let lint = chart_py(&["lint", chart_dir().to_str().unwrap(), &values.to_string()]);
+    assert_eq!(lint["errors"], json!([]), "{lint}");
+    assert!(
+        lint["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["severity"].as_i64().unwrap() < 2),
+        "{lint}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        if o["kind"] == "Provider" {
+            continue;
+        }
+        let f = dir.path().join(format!("object-{i}.yaml"));
+        std::fs::write(&f, serde_yaml_ng::to_string(o).unwrap()).unwrap();
+        files.push(f.display().to_string());
+    }
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let validated = chart_py(&args);
+    assert_eq!(validated["errors"], json!({}), "{validated}");
+
+    // The Provider: HTTPS URL of the Service, the timeout, the CA that issued the serving cert.
+    let provider = find(&objects, "Provider", "signet");
+    assert_eq!(provider["apiVersion"], "externaldata.gatekeeper.sh/v1beta1");
+    assert_eq!(provider["spec"]["timeout"], 3);
+    let url = provider["spec"]["url"].as_str().unwrap();
+    assert_eq!(url, "https://signet.signet-system.svc:6001/v1/verify");
+    let ca_bundle = String::from_utf8(
+        STANDARD
+            .decode(provider["spec"]["caBundle"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+
+    // Run it: the files where the Deployment mounts them, the Deployment's arguments, listening
+    // on 127.0.0.1 (the only change to the rendered configuration).
+    let root = dir.path().join("etc-signet");
+    let config = lay_out(&objects, &root);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("requestDeadline: 2500ms"),
+        "500 ms below the Provider's timeout: {text}"
+    );
+    let ports = [
+        signet_testkit::free_port(),
+        signet_testkit::free_port(),
+        signet_testkit::free_port(),
+    ];
+    let local = text
+        .replace("/etc/signet/", &format!("{}/", root.display()))
+        .replace("0.0.0.0:6001", &format!("127.0.0.1:{}", ports[0]))
+        .replace("0.0.0.0:9099", &format!("127.0.0.1:{}", ports[1]))
+        .replace("0.0.0.0:8888", &format!("127.0.0.1:{}", ports[2]));
+    std::fs::write(&config, &local).unwrap();
+    let check = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the rendered configuration: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let rendered_args: Vec<String> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .unwrap()
+                .replace("/etc/signet/", &format!("{}/", root.display()))
+        })
+        .collect();
+    let _serve = Provider(
+        Command::new(signet_bin())
+            .args(&rendered_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    support::wait_ready(ports[1]).await;
+
+    let client_id = gatekeeper_ca.issue_client("gatekeeper-webhook");
+    let host = "signet.signet-system.svc";
+    let client = |identity: bool| {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_bundle.as_bytes()).unwrap())
+            .resolve(host, ([127, 0, 0, 1], ports[0]).into())
+            .timeout(Duration::from_secs(20));
+        if identity {
+            b = b.identity(
+                reqwest::Identity::from_pem(client_id.identity_pem().as_bytes()).unwrap(),
+            );
+        }
+        b.build().unwrap()
+    };
+    let url = url.replace(":6001", &format!(":{}", ports[0]));
+    let keys = [reg.reference("valid:v1"), reg.reference("unsigned:v1")];
+    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
+                      "request": {"keys": keys}});
+    let resp: Value = client(true)
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = resp["response"]["items"].as_array().expect("items");
+    let verdicts: BTreeMap<&str, (bool, &str)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["key"].as_str().unwrap(),
+                (
+                    i["value"]["isSuccess"].as_bool().unwrap(),
+                    i["value"]["errorReason"].as_str().unwrap_or(""),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts[keys[0].as_str()], (true, ""), "{resp}");
+    assert_eq!(
+        verdicts[keys[1].as_str()],
+        (false, "NO_SIGNATURE"),
+        "{resp}"
+    );
+    let report = &items[0]["value"]["verifierReports"][0];
+    assert_eq!(report["artifactType"], SIG, "{resp}");
+    assert_eq!(report["extensions"]["trustPolicy"], "default", "{resp}");
+    // Without Gatekeeper's client certificate, no answer at all.
+    assert!(
+        client(false).post(&url).json(&body).send().await.is_err(),
+        "mTLS is on by default"
+    );
+}
+
+#[test]
+fn wrong_values_fail_at_install_with_what_to_set() {
+    let ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let base = json!({"cosignKeys": ["-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"],
+                      "cosign": {"tLogVerify": false}, "gatekeeper": {"clientCA": ca}});
+    assert!(render(&base).is_ok());
+    let with = |patch: Value| {
+        let mut v = base.clone();
+        for (k, p) in patch.as_object().unwrap() {
+            v[k] = p.clone();
+        }
+        v
+    };
+    for (values, words) in [
+        // a typo in a value name
+        (
+            with(json!({"notationCert": ["x"]})),
+            "additional properties 'notationCert' not allowed",
+        ),
+        (
+            with(json!({"cosign": {"tlogVerify": false}})),
+            "additional properties 'tlogVerify' not allowed",
+        ),
+        // a wrong type
+        (
+            with(json!({"replicaCount": "2"})),
+            "got string, want integer",
+        ),
+        (
+            with(
+                json!({"notation": {"trustPolicies": [{"name": "p", "registryScopes": ["*"],
+                "trustStores": ["ca:mycert"], "trustedIdentities": ["*"]}]}}),
+            ),
+            "trustStores",
+        ),
+        // no verifier at all
+        (with(json!({"cosignKeys": []})), "no verifier is configured"),
+        // the transparency log without a trusted root
+        (
+            with(json!({"cosign": {"tLogVerify": true}})),
+            "--set-file cosign.trustedRoot",
+        ),
+        // mTLS without Gatekeeper's CA (no cluster to look it up in)
+        (
+            with(json!({"gatekeeper": {"clientCA": ""}})),
+            "gatekeeper.mtls needs Gatekeeper's CA",
+        ),
+    ] {
+        let e = render(&values).expect_err(&values.to_string());
+        assert!(e.contains(words), "{words:?} not in: {e}");
+    }
+}
+
+#[test]
+fn the_chart_version_is_the_crate_version() {
+    let chart: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(chart_dir().join("Chart.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(chart["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        chart["appVersion"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+}
