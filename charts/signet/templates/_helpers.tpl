@@ -150,6 +150,9 @@ verifiers:
 {{- $k := .Values.cosign.keyless }}
 {{- $keyless := or $k.certificateIdentity $k.certificateIdentityRegExp }}
 {{- $cosign := and .Values.cosign.enabled (or (gt (len .Values.cosignKeys) 0) $keyless) }}
+{{- if and $keyless (gt (len .Values.cosignKeys) 0) }}
+{{- fail "give cosignKeys or cosign.keyless, not both: both would claim the same cosign.scopes (Signet picks one trust policy per repository)" }}
+{{- end }}
 {{- if $cosign }}
 {{- if and (or .Values.cosign.tLogVerify $keyless) (not .Values.cosign.trustedRoot) }}
 {{- fail "cosign.tLogVerify and keyless verification need a Sigstore trusted root: --set-file cosign.trustedRoot=trusted_root.json (Signet verifies offline), or set cosign.tLogVerify=false for keys signed without the transparency log" }}
@@ -190,10 +193,66 @@ verifiers:
         ctLogVerify: {{ $k.ctLogVerify }}
     {{- end }}
 {{- end }}
+{{- if .Values.sbom.enabled }}
+  - name: sbom
+    type: sbom
+    {{- if $cosign }}
+    cosign: cosign
+    {{- else }}
+    artifactTypes: [application/spdx+json, application/vnd.cyclonedx+json]
+    {{- end }}
+    signatureRequired: {{ .Values.sbom.notaryProjectSignatureRequired }}
+    {{- with .Values.sbom.disallowedLicenses }}
+    disallowedLicenses: {{ toJson . }}
+    {{- end }}
+    {{- with .Values.sbom.disallowedPackages }}
+    disallowedPackages: {{ toJson . }}
+    {{- end }}
+{{- end }}
+{{- if .Values.vulnerabilityreport.enabled }}
+  - name: vulnerabilityreport
+    type: vulnerabilityreport
+    {{- if $cosign }}
+    cosign: cosign
+    {{- else }}
+    artifactTypes: [application/sarif+json, application/vnd.aquasec.trivy.report+json]
+    {{- end }}
+    signatureRequired: {{ .Values.vulnerabilityreport.notaryProjectSignatureRequired }}
+    {{- with .Values.vulnerabilityreport.maximumAge }}
+    maximumAge: {{ . | quote }}
+    {{- end }}
+    {{- with .Values.vulnerabilityreport.disallowedSeverities }}
+    disallowedSeverities: {{ toJson . }}
+    {{- end }}
+    {{- with .Values.vulnerabilityreport.denylistCVEs }}
+    denylistCVEs: {{ toJson . }}
+    {{- end }}
+  {{- if $cosign }}
+  - name: vex
+    type: vex
+    cosign: cosign
+  {{- end }}
+{{- end }}
+{{- if .Values.provenance.enabled }}
+{{- if not $cosign }}
+{{- fail "provenance.enabled needs the cosign verifier (cosignKeys or cosign.keyless): provenance attestations are DSSE statements checked with its trust" }}
+{{- end }}
+  - name: provenance
+    type: provenance
+    cosign: cosign
+    {{- range $k, $v := omit .Values.provenance "enabled" }}
+    {{- if $v }}
+    {{ $k }}: {{ $v | quote }}
+    {{- end }}
+    {{- end }}
+{{- end }}
 {{- if not (or $notation $cosign) }}
 {{- fail "no verifier is configured: give notationCerts (with notation.trustPolicies) or cosignKeys / cosign.keyless; Signet never passes an image it could not verify" }}
 {{- end }}
 policy:
+  {{- with .Values.require }}
+  require: {{ toJson . }}
+  {{- end }}
   default: all
   artifactTypes:
     application/vnd.cncf.notary.signature: any

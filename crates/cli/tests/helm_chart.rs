@@ -417,6 +417,12 @@ fn wrong_values_fail_at_install_with_what_to_set() {
             with(json!({"cosign": {"tLogVerify": true}})),
             "--set-file cosign.trustedRoot",
         ),
+        // keys and keyless for the same scopes
+        (
+            with(json!({"cosign": {"tLogVerify": false, "trustedRoot": "{}",
+                "keyless": {"certificateIdentity": "x"}}})),
+            "give cosignKeys or cosign.keyless, not both",
+        ),
         // mTLS without Gatekeeper's CA (no cluster to look it up in)
         (
             with(json!({"gatekeeper": {"clientCA": ""}})),
@@ -438,4 +444,130 @@ fn the_chart_version_is_the_crate_version() {
         chart["appVersion"].as_str(),
         Some(env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// Every case of the values matrix renders, passes lint and schema validation, and its rendered
+/// configuration, laid out where the Deployment mounts it, passes `signet config check`.
+#[test]
+fn the_values_matrix_renders_a_configuration_signet_accepts() {
+    let vectors = signet_testkit::vectors_dir();
+    let read = |p: &str| std::fs::read_to_string(vectors.join(p)).unwrap();
+    let cert = read("notation/01-oci-e2e-jws/truststore/e2e.crt");
+    let key = read("cosign/03-legacy-sig-keyed/a-no-tlog/cosign.pub");
+    let root = read("cosign/01-cosign-v3-image-signature-bundle/trusted_root.json");
+    let ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        // notation certificates without policies: one policy trusts them everywhere
+        (
+            "notation-default-policy",
+            json!({"notationCerts": [cert, cert], "gatekeeper": {"clientCA": ca}}),
+            &["ca:notationCerts-1", "trustedIdentities: [\"*\"]"],
+        ),
+        // cosign keys with the transparency log, from a trusted root
+        (
+            "cosign-keys-tlog",
+            json!({"cosignKeys": [key], "cosign": {"trustedRoot": root},
+                "gatekeeper": {"clientCA": ca}}),
+            &["name: keys", "tLogVerify: true", "trustedRootFile:"],
+        ),
+        // keyless, from the same trusted root
+        (
+            "cosign-keyless",
+            json!({"cosign": {"trustedRoot": root, "keyless": {
+                "certificateIdentityRegExp": "https://github\\.com/org/.*",
+                "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}},
+                "gatekeeper": {"clientCA": ca}}),
+            &[
+                "name: keyless",
+                "certificateIdentityRegExp:",
+                "trustedRootFile:",
+            ],
+        ),
+        // attestations, Ratify's sbom and vulnerabilityreport values, and policy.require
+        (
+            "attestations",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "sbom": {"enabled": true, "disallowedLicenses": ["GPL-3.0-only"],
+                         "disallowedPackages": [{"name": "log4j-core", "version": "<2.17.1"}]},
+                "vulnerabilityreport": {"enabled": true, "maximumAge": "24h",
+                                        "disallowedSeverities": ["critical"]},
+                "provenance": {"enabled": true, "builderIdRegExp": "https://github\\.com/.*"},
+                "require": ["signature", "provenance", "sbom"],
+                "gatekeeper": {"clientCA": ca}}),
+            &["type: sbom", "type: vex", "type: provenance", "require:"],
+        ),
+        // plain documents only (no cosign): notation-signed SBOMs
+        (
+            "sbom-with-notation",
+            json!({"notationCerts": [cert], "sbom": {"enabled": true},
+                   "gatekeeper": {"clientCA": ca}}),
+            &["artifactTypes: [application/spdx+json"],
+        ),
+        // no mTLS, user-provided TLS, registry credentials from an existing Secret
+        (
+            "user-tls-no-mtls-credentials",
+            {
+                let server = TestCa::new("user CA");
+                let leaf = server.issue_server(&["signet.signet-system.svc"]);
+                json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                    "gatekeeper": {"mtls": false},
+                    "provider": {"tls": {"crt": leaf.cert_pem, "key": leaf.key_pem,
+                                         "cabundle": server.cert_pem()}},
+                    "registryCredentials": [{"secretName": "ghcr-pull", "hosts": ["ghcr.io"]}]})
+            },
+            &["dockerConfig: /etc/signet/registry/0/.dockerconfigjson"],
+        ),
+    ];
+    for (name, values, words) in cases {
+        let mut objects = render(&values).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let lint = chart_py(&["lint", chart_dir().to_str().unwrap(), &values.to_string()]);
+        assert_eq!(lint["errors"], json!([]), "{name}: {lint}");
+        // The registry Secret exists in the cluster, not in the chart: stand one in.
+        objects.push(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "ghcr-pull"}, "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": STANDARD.encode(r#"{"auths":{"ghcr.io":{"auth":"dTpw"}}}"#)}}));
+        let dir = tempfile::tempdir().unwrap();
+        let root_dir = dir.path().join("etc-signet");
+        let config = lay_out(&objects, &root_dir);
+        let text = std::fs::read_to_string(&config).unwrap();
+        for w in words {
+            assert!(text.contains(w), "{name}: {w:?} not in\n{text}");
+        }
+        std::fs::write(
+            &config,
+            text.replace("/etc/signet/", &format!("{}/", root_dir.display())),
+        )
+        .unwrap();
+        let check = Command::new(signet_bin())
+            .args(["config", "check"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{name}: {}{}\n{text}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        if name == "user-tls-no-mtls-credentials" {
+            let tls = find(&objects, "Secret", "signet-tls");
+            let crt = STANDARD
+                .decode(tls["data"]["tls.crt"].as_str().unwrap())
+                .unwrap();
+            assert!(String::from_utf8(crt)
+                .unwrap()
+                .contains("BEGIN CERTIFICATE"));
+            let provider = find(&objects, "Provider", "signet");
+            assert_eq!(
+                STANDARD
+                    .decode(provider["spec"]["caBundle"].as_str().unwrap())
+                    .unwrap(),
+                match &values["provider"]["tls"]["cabundle"] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    _ => unreachable!(),
+                },
+                "{name}: the Provider trusts the given CA"
+            );
+        }
+    }
 }
