@@ -150,14 +150,17 @@ fn lay_out(objects: &[Value], root: &Path) -> PathBuf {
     local(args[at + 1])
 }
 
-/// `kubernetes-validate --strict` on every rendered object of a built-in kind (the Gatekeeper
-/// Provider and the Prometheus ServiceMonitor are CRDs it does not know; their fields are
-/// asserted where they matter).
+/// `kubernetes-validate --strict` on every rendered object of a built-in kind (Gatekeeper's
+/// Provider and Assign and the Prometheus ServiceMonitor are CRDs it does not know; their fields
+/// are asserted where they matter).
 fn validate_core(objects: &[Value], case: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for (i, o) in objects.iter().enumerate() {
-        if o["kind"] == "Provider" || o["kind"] == "ServiceMonitor" {
+        if matches!(
+            o["kind"].as_str(),
+            Some("Provider" | "ServiceMonitor" | "Assign")
+        ) {
             continue;
         }
         let f = dir.path().join(format!("object-{i}.yaml"));
@@ -521,6 +524,13 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                     {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}}),
             &[],
         ),
+        // tag → digest mutation
+        (
+            "mutation",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca}, "mutation": {"enabled": true}}),
+            &[],
+        ),
         // no mTLS, user-provided TLS, registry credentials from an existing Secret
         (
             "user-tls-no-mtls-credentials",
@@ -551,6 +561,32 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                     ["kubernetes.io/metadata.name"],
                 "gatekeeper-system"
             );
+        }
+        if name == "mutation" {
+            let assigns: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Assign").collect();
+            let mut locations: Vec<&str> = assigns
+                .iter()
+                .map(|a| a["spec"]["location"].as_str().unwrap())
+                .collect();
+            locations.sort();
+            assert_eq!(
+                locations,
+                [
+                    "spec.containers[name:*].image",
+                    "spec.ephemeralContainers[name:*].image",
+                    "spec.initContainers[name:*].image"
+                ]
+            );
+            for a in assigns {
+                assert_eq!(a["apiVersion"], "mutations.gatekeeper.sh/v1");
+                let ext = &a["spec"]["parameters"]["assign"]["externalData"];
+                assert_eq!(ext["provider"], "signet-mutation", "{a}");
+                assert_eq!(ext["dataSource"], "ValueAtLocation");
+                assert_eq!(ext["failurePolicy"], "Fail");
+            }
+            let p = find(&objects, "Provider", "signet-mutation");
+            assert!(p["spec"]["url"].as_str().unwrap().ends_with("/v1/mutate"));
+            assert_eq!(p["spec"]["timeout"], 1);
         }
         // The registry Secret exists in the cluster, not in the chart: stand one in.
         objects.push(json!({"apiVersion": "v1", "kind": "Secret",
