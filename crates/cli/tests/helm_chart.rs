@@ -434,6 +434,11 @@ fn wrong_values_fail_at_install_with_what_to_set() {
                 "keyless": {"certificateIdentity": "x"}}})),
             "give cosignKeys or cosign.keyless, not both",
         ),
+        // cert-manager without the CA for the Provider
+        (
+            with(json!({"certManager": {"enabled": true, "issuerRef": {"name": "x"}}})),
+            "give provider.tls.cabundle",
+        ),
         // mTLS without Gatekeeper's CA (no cluster to look it up in)
         (
             with(json!({"gatekeeper": {"clientCA": ""}})),
@@ -531,6 +536,22 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "gatekeeper": {"clientCA": ca}, "mutation": {"enabled": true}}),
             &[],
         ),
+        // the serving certificate from cert-manager, and from an existing Secret
+        (
+            "cert-manager",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca}, "certManager": {"enabled": true,
+                    "issuerRef": {"name": "internal-ca", "kind": "ClusterIssuer"}},
+                "provider": {"tls": {"cabundle": ca}}}),
+            &[],
+        ),
+        (
+            "existing-secret",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "provider": {"tls": {"existingSecret": "my-tls", "cabundle": ca}}}),
+            &[],
+        ),
         // no mTLS, user-provided TLS, registry credentials from an existing Secret
         (
             "user-tls-no-mtls-credentials",
@@ -587,6 +608,38 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
             let p = find(&objects, "Provider", "signet-mutation");
             assert!(p["spec"]["url"].as_str().unwrap().ends_with("/v1/mutate"));
             assert_eq!(p["spec"]["timeout"], 1);
+        }
+        if name == "cert-manager" || name == "existing-secret" {
+            assert!(
+                !objects
+                    .iter()
+                    .any(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "signet-tls"),
+                "{name}: the chart does not write the TLS Secret"
+            );
+            let provider = find(&objects, "Provider", "signet");
+            assert_eq!(
+                STANDARD
+                    .decode(provider["spec"]["caBundle"].as_str().unwrap())
+                    .unwrap(),
+                ca.as_bytes(),
+                "{name}"
+            );
+            let secret = if name == "cert-manager" {
+                let c = find(&objects, "Certificate", "signet");
+                assert_eq!(c["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+                assert!(c["spec"]["dnsNames"]
+                    .to_string()
+                    .contains("signet.signet-system.svc"));
+                c["spec"]["secretName"].as_str().unwrap().to_string()
+            } else {
+                "my-tls".to_string()
+            };
+            // What cert-manager (or the user) puts in the cluster: stand it in.
+            let leaf = TestCa::new("issuer").issue_server(&["signet.signet-system.svc"]);
+            objects.push(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": secret}, "type": "kubernetes.io/tls",
+                "data": {"tls.crt": STANDARD.encode(&leaf.cert_pem),
+                         "tls.key": STANDARD.encode(&leaf.key_pem)}}));
         }
         // The registry Secret exists in the cluster, not in the chart: stand one in.
         objects.push(json!({"apiVersion": "v1", "kind": "Secret",
