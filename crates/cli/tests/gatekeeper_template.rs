@@ -312,3 +312,58 @@ fn the_agreement_check_compares_values_definedness_and_asked_keys() {
         assert!(disagreement(&other, &a).is_some(), "{other:?}");
     }
 }
+
+#[test]
+fn exempt_images_are_neither_asked_nor_denied_and_the_rest_still_is() {
+    let review = support::rego::pod_review(
+        "prod",
+        &[
+            "registry.k8s.io/pause:3.9",
+            "reg/app:1",
+            "registry.k8s.io.evil/x:1",
+            "registry.k8s.io/a/b:1",
+        ],
+    );
+    // Signet answers nothing for the keys it was not asked: only reg/app:1 and the look-alike.
+    let answer = response(
+        json!([
+            {"key": "[prod]reg/app:1", "value": {"isSuccess": false, "errorReason": "NO_SIGNATURE", "message": "nothing attached"}},
+            {"key": "[prod]registry.k8s.io.evil/x:1", "value": {"isSuccess": false, "errorReason": "NO_SIGNATURE", "message": "nothing attached"}}
+        ]),
+        "",
+    );
+    let run = |patterns: Value| {
+        support::rego::library_violations(
+            "signet-verification",
+            "signetverification",
+            json!({"exemptImages": patterns}),
+            review.clone(),
+            &answer,
+        )
+    };
+    // `*` stays within one path segment (both engines agree): a deeper image is still asked, as
+    // is a look-alike host; the exempt one is neither asked nor denied.
+    let (v, asked) = run(json!(["registry.k8s.io/*"]));
+    assert_eq!(
+        asked,
+        [
+            "[prod]reg/app:1",
+            "[prod]registry.k8s.io.evil/x:1",
+            "[prod]registry.k8s.io/a/b:1"
+        ]
+    );
+    assert_eq!(v.len(), 3, "{v:?}");
+    assert!(v.iter().all(|m| !m.contains("pause")), "{v:?}");
+    // `**` crosses segments.
+    let (v, asked) = run(json!(["registry.k8s.io/**"]));
+    assert_eq!(asked, ["[prod]reg/app:1", "[prod]registry.k8s.io.evil/x:1"]);
+    assert_eq!(v.len(), 2, "{v:?}");
+    // Without exemptions every image is asked about, and one Signet did not answer is denied.
+    let (v, asked) = run(json!([]));
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    assert!(
+        v.iter().any(|m| m.contains("registry.k8s.io/pause:3.9")
+            && m.contains("missing from Signet's answer")),
+        "{v:?}"
+    );
+}
