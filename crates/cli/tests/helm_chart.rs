@@ -690,3 +690,88 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
         }
     }
 }
+
+/// The chart's copies of the library's templates are the library's (scripts/sync-chart-library.sh
+/// makes them), and with `library.install` the chart installs them with one Constraint each,
+/// pointed at its own Provider.
+#[test]
+fn the_chart_installs_the_library_unchanged_with_constraints_from_values() {
+    let names = [
+        ("signet-verification", "SignetVerification"),
+        ("signet-provenance", "SignetProvenance"),
+        ("signet-sbom", "SignetSbom"),
+        ("signet-vulnerabilities", "SignetVulnerabilities"),
+    ];
+    let root = signet_testkit::workspace_root();
+    for (name, _) in names {
+        let library = std::fs::read(root.join("library").join(name).join("template.yaml")).unwrap();
+        let copy = std::fs::read(
+            chart_dir()
+                .join("files/library")
+                .join(name)
+                .join("template.yaml"),
+        )
+        .unwrap();
+        assert!(
+            library == copy,
+            "charts/signet/files/library/{name} differs from library/{name}: run scripts/sync-chart-library.sh"
+        );
+    }
+    let ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let base = json!({"cosignKeys": ["k"], "cosign": {"tLogVerify": false},
+                      "gatekeeper": {"clientCA": ca}});
+    let objects = render(&base).unwrap();
+    assert!(
+        !objects.iter().any(|o| o["kind"] == "ConstraintTemplate"),
+        "the library is off by default"
+    );
+    let mut values = base.clone();
+    values["library"] = json!({"install": true, "enforcementAction": "warn",
+        "namespaceSelector": {"matchLabels": {"signet.dev/verify": "true"}},
+        "templates": {
+            "signet-verification": {"parameters": {"exemptImages": ["registry.k8s.io/*"]}},
+            "signet-sbom": {"enabled": true, "parameters": {"minPackages": 3}}}});
+    let objects = render(&values).unwrap();
+    let templates: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ConstraintTemplate")
+        .collect();
+    assert_eq!(templates.len(), 2, "{templates:#?}");
+    for t in &templates {
+        let name = t["metadata"]["name"].as_str().unwrap();
+        let dir = if name == "signetverification" {
+            "signet-verification"
+        } else {
+            "signet-sbom"
+        };
+        assert_eq!(
+            t["spec"]["targets"][0]["rego"].as_str().unwrap(),
+            support::rego::library_rego(dir),
+            "{name}: the Rego tested on both engines is the Rego installed"
+        );
+    }
+    let verification = find(&objects, "SignetVerification", "signet-verification");
+    assert_eq!(verification["spec"]["enforcementAction"], "warn");
+    assert_eq!(
+        verification["spec"]["match"]["namespaceSelector"]["matchLabels"]["signet.dev/verify"],
+        "true"
+    );
+    assert_eq!(
+        verification["spec"]["parameters"],
+        json!({"provider": "signet", "exemptImages": ["registry.k8s.io/*"]})
+    );
+    assert_eq!(
+        verification["metadata"]["annotations"]["helm.sh/hook"],
+        "post-install,post-upgrade"
+    );
+    let sbom = find(&objects, "SignetSbom", "signet-sbom");
+    assert_eq!(sbom["spec"]["parameters"]["minPackages"], 3);
+    // The Constraints name the chart's Provider.
+    find(
+        &objects,
+        "Provider",
+        verification["spec"]["parameters"]["provider"]
+            .as_str()
+            .unwrap(),
+    );
+}
