@@ -961,17 +961,7 @@ async fn attestations_on_both_registries_through_the_provider_and_signet_verify(
         (&cert, &key),
         None,
     );
-    let check = Command::new(signet_bin())
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "config check: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::assert_config_accepted(signet_bin(), &cfg, "the test configuration");
     let _provider = Provider(
         Command::new(signet_bin())
             .args(["serve", "--config"])

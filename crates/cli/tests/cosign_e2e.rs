@@ -692,17 +692,7 @@ async fn cosign_signatures_on_both_registries_through_the_provider_and_signet_ve
         .flat_map(|p| scopes(&regs, p))
         .collect();
 
-    let check = Command::new(signet_bin())
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "config check: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::assert_config_accepted(signet_bin(), &cfg, "the test configuration");
 
     let child = Command::new(signet_bin())
         .args(["serve", "--config"])

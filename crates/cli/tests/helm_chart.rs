@@ -297,17 +297,7 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
         .replace("0.0.0.0:9099", &format!("127.0.0.1:{}", ports[1]))
         .replace("0.0.0.0:8888", &format!("127.0.0.1:{}", ports[2]));
     std::fs::write(&config, &local).unwrap();
-    let check = Command::new(signet_bin())
-        .args(["config", "check"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "the rendered configuration: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::assert_config_accepted(signet_bin(), &config, "the rendered configuration");
     let rendered_args: Vec<String> = pod["containers"][0]["args"]
         .as_array()
         .unwrap()
@@ -657,16 +647,13 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
             text.replace("/etc/signet/", &format!("{}/", root_dir.display())),
         )
         .unwrap();
-        let check = Command::new(signet_bin())
-            .args(["config", "check"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{name}: {}{}\n{text}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
+        support::assert_config_accepted(
+            signet_bin(),
+            &config,
+            &format!(
+                "{name}
+{text}"
+            ),
         );
         if name == "user-tls-no-mtls-credentials" {
             let tls = find(&objects, "Secret", "signet-tls");

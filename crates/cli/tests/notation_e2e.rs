@@ -462,16 +462,7 @@ async fn notation_signatures_on_both_registries_through_the_provider_and_signet_
         metrics,
     );
 
-    let check = Command::new(signet_bin())
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "config check: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::assert_config_accepted(signet_bin(), &cfg, "the test configuration");
 
     let child = Command::new(signet_bin())
         .args(["serve", "--config"])

@@ -499,16 +499,6 @@ fn config_check_and_exit_codes() {
     assert!(samples.len() >= 3, "{samples:?}");
     for path in samples {
         let sample = path.display();
-        let out = Command::new(signet_bin())
-            .args(["config", "check"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{sample}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::assert_config_accepted(signet_bin(), &path, &sample.to_string());
     }
 }

@@ -140,3 +140,20 @@ pub async fn run(cmd: Command) -> Output {
     );
     out
 }
+
+/// Runs `signet config check FILE` and panics with its output, prefixed by `context`, unless
+/// the file is accepted.
+pub fn assert_config_accepted(bin: &str, file: &Path, context: &str) {
+    let out = Command::new(bin)
+        .args(["config", "check"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{context}: signet config check {}: {}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
