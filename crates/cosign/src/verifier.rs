@@ -594,19 +594,19 @@ impl Verifier for CosignVerifier {
                     continue;
                 }
             };
-            if bundle_form {
-                if let Ok(bundle) = parse_bundle(&blob) {
-                    if check::bundle_predicate_type(&bundle)
+            report.verifications = if bundle_form {
+                // Parsed once: to route it (an attestation is an attestation verifier's), then
+                // to check it.
+                let parsed = parse_bundle(&blob);
+                if let Ok(bundle) = &parsed {
+                    if check::bundle_predicate_type(bundle)
                         .is_some_and(|t| t != check::COSIGN_SIGN_PREDICATE)
                     {
-                        // An attestation: an attestation verifier judges it.
                         attestations += 1;
                         continue;
                     }
                 }
-            }
-            report.verifications = if bundle_form {
-                match (parse_bundle(&blob), &subject_sha256) {
+                match (parsed, &subject_sha256) {
                     (Err(e), _) => vec![failed_verification(ReasonCode::InvalidSignature, e)],
                     (Ok(_), None) => vec![failed_verification(
                         ReasonCode::UnsupportedSignature,
