@@ -78,6 +78,66 @@ the Provider's caBundle together.
 {{- regexReplaceAll "^([a-zA-Z]+):notationCerts\\[([0-9]+)\\]$" . "${1}:notationCerts-${2}" -}}
 {{- end -}}
 
+{{/*
+Notation's trust stores, as YAML {type: {name: file}}: notationCerts[N] as ca:notationCerts-N
+(Ratify's values), and notation.trustStores (type → name → PEM), Signet's own form.
+*/}}
+{{- define "signet.notationStores" -}}
+{{- $stores := dict -}}
+{{- range $i, $_ := .Values.notationCerts -}}
+{{- $ca := get $stores "ca" | default dict -}}
+{{- $_ := set $ca (printf "notationCerts-%d" $i) (printf "/etc/signet/trust/notation/cert-%d.crt" $i) -}}
+{{- $_ := set $stores "ca" $ca -}}
+{{- end -}}
+{{- range $type, $named := .Values.notation.trustStores -}}
+{{- $t := get $stores $type | default dict -}}
+{{- range $name, $_ := $named -}}
+{{- if hasKey $t $name -}}{{- fail (printf "notation.trustStores.%s.%s: the name is taken by notationCerts (ca:notationCerts-N)" $type $name) -}}{{- end -}}
+{{- $_ := set $t $name (printf "/etc/signet/trust/notation/%s-%s.crt" $type $name) -}}
+{{- end -}}
+{{- $_ := set $stores $type $t -}}
+{{- end -}}
+{{- toYaml $stores -}}
+{{- end -}}
+
+{{/*
+notation.trustPolicyDocument (notation's trustpolicy.json) as YAML, given as an object or as
+text (--set-file); empty when not given. It replaces notation.trustPolicies.
+*/}}
+{{- define "signet.notationPolicyDocument" -}}
+{{- $doc := .Values.notation.trustPolicyDocument -}}
+{{- if kindIs "string" $doc -}}
+{{- if $doc -}}
+{{- $parsed := fromYaml $doc -}}
+{{- if or (hasKey $parsed "Error") (not (hasKey $parsed "trustPolicies")) -}}
+{{- fail (printf "notation.trustPolicyDocument is not a notation trust policy document (JSON or YAML with version and trustPolicies): %s" (get $parsed "Error" | default "no trustPolicies")) -}}
+{{- end -}}
+{{- $doc = $parsed -}}
+{{- else -}}
+{{- $doc = dict -}}
+{{- end -}}
+{{- end -}}
+{{- if and $doc .Values.notation.trustPolicies -}}
+{{- fail "give notation.trustPolicies (Ratify's form) or notation.trustPolicyDocument (notation's trustpolicy.json), not both" -}}
+{{- end -}}
+{{- with $doc -}}{{- toYaml . -}}{{- end -}}
+{{- end -}}
+
+{{/* A Ratify-style trust policy's level: `level` (what Ratify's chart reads), `verificatonLevel`
+(the spelling of Ratify's values.yaml) or `verificationLevel`; strict when none is given. */}}
+{{- define "signet.notationLevel" -}}
+{{- $i := index . 0 -}}
+{{- $p := index . 1 -}}
+{{- $levels := list -}}
+{{- range $key := list "level" "verificatonLevel" "verificationLevel" -}}
+{{- with get $p $key -}}{{- $levels = append $levels . -}}{{- end -}}
+{{- end -}}
+{{- if gt (len (uniq $levels)) 1 -}}
+{{- fail (printf "notation.trustPolicies[%d] gives different levels %s: keep one of level, verificatonLevel, verificationLevel" $i (toJson $levels)) -}}
+{{- end -}}
+{{- first $levels | default "strict" -}}
+{{- end -}}
+
 {{/* Signet's configuration file, from the values. */}}
 {{- define "signet.config" -}}
 {{- $deadline := sub (mul .Values.provider.timeout.validationTimeoutSeconds 1000) 500 -}}
@@ -110,41 +170,50 @@ registry:
     {{- toYaml $hosts | nindent 4 }}
 {{- end }}
 verifiers:
-{{- $notation := and .Values.notation.enabled (gt (len .Values.notationCerts) 0) }}
+{{- $n := .Values.notation }}
+{{- $doc := include "signet.notationPolicyDocument" . | fromYaml }}
+{{- $stores := include "signet.notationStores" . | fromYaml }}
+{{- $notation := and $n.enabled (gt (len $stores) 0) }}
+{{- if and $n.enabled (not $notation) (or $n.trustPolicies $doc) }}
+{{- fail "notation trust policies are given but no certificate: --set-file notationCerts[0]=cert.crt, or notation.trustStores" }}
+{{- end }}
 {{- if $notation }}
   - name: notation
     type: notation
     artifactTypes: [application/vnd.cncf.notary.signature]
     trustStores:
-      ca:
-        {{- range $i, $_ := .Values.notationCerts }}
-        notationCerts-{{ $i }}: [/etc/signet/trust/notation/cert-{{ $i }}.crt]
+      {{- range $type, $named := $stores }}
+      {{ $type }}:
+        {{- range $name, $path := $named }}
+        {{ $name }}: [{{ $path }}]
         {{- end }}
+      {{- end }}
     trustPolicyDoc:
+      {{- if $doc }}
+      {{- toYaml $doc | nindent 6 }}
+      {{- else }}
       version: "1.0"
       trustPolicies:
-      {{- if .Values.notation.trustPolicies }}
-      {{- range .Values.notation.trustPolicies }}
-        - name: {{ .name | quote }}
-          registryScopes: {{ toJson .registryScopes }}
+      {{- range $i, $p := $n.trustPolicies | default (list (dict "name" "default" "registryScopes" (list "*"))) }}
+        - name: {{ $p.name | default (printf "trustPolicy-%d" $i) | quote }}
+          registryScopes: {{ toJson $p.registryScopes }}
           signatureVerification:
-            level: {{ .verificatonLevel | default .verificationLevel | default "strict" | quote }}
+            level: {{ include "signet.notationLevel" (list $i $p) | quote }}
           trustStores:
-          {{- range .trustStores }}
-            - {{ include "signet.storeName" . | quote }}
+          {{- range $p.trustStores }}
+          {{- $ref := include "signet.storeName" . }}
+          {{- $parts := splitList ":" $ref }}
+          {{- if not (hasKey (get $stores (first $parts) | default dict) (last $parts)) }}
+          {{- fail (printf "notation.trustPolicies[%d].trustStores names %s, which is not configured: notationCerts has %d certificate(s), notation.trustStores names %s" $i . (len $.Values.notationCerts) (toJson $n.trustStores)) }}
           {{- end }}
-          trustedIdentities: {{ toJson .trustedIdentities }}
+            - {{ $ref | quote }}
+          {{- else }}
+          {{- range $name, $_ := get $stores "ca" }}
+            - {{ printf "ca:%s" $name | quote }}
+          {{- end }}
+          {{- end }}
+          trustedIdentities: {{ toJson ($p.trustedIdentities | default (list "*")) }}
       {{- end }}
-      {{- else }}
-        - name: default
-          registryScopes: ["*"]
-          signatureVerification:
-            level: strict
-          trustStores:
-          {{- range $i, $_ := .Values.notationCerts }}
-            - ca:notationCerts-{{ $i }}
-          {{- end }}
-          trustedIdentities: ["*"]
       {{- end }}
 {{- end }}
 {{- $k := .Values.cosign.keyless }}
@@ -247,7 +316,7 @@ verifiers:
     {{- end }}
 {{- end }}
 {{- if not (or $notation $cosign) }}
-{{- fail "no verifier is configured: give notationCerts (with notation.trustPolicies) or cosignKeys / cosign.keyless; Signet never passes an image it could not verify" }}
+{{- fail "no verifier is configured: give notationCerts (with notation.trustPolicies), notation.trustStores, or cosignKeys / cosign.keyless; Signet never passes an image it could not verify" }}
 {{- end }}
 policy:
   {{- with .Values.require }}

@@ -65,6 +65,11 @@ fn render(values: &Value) -> Result<Vec<Value>, String> {
     if let Some(e) = out["error"].as_str() {
         return Err(e.to_string());
     }
+    Ok(objects_of(&out))
+}
+
+/// The documents of a render answer.
+fn objects_of(out: &Value) -> Vec<Value> {
     let mut objects = Vec::new();
     for text in out["manifests"].as_object().unwrap().values() {
         // Helm separates the documents of one template with `---` lines.
@@ -75,7 +80,7 @@ fn render(values: &Value) -> Result<Vec<Value>, String> {
             }
         }
     }
-    Ok(objects)
+    objects
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -85,20 +90,53 @@ fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
 }
 
-/// The values of Ratify's documented install command, for a registry scope `scope`.
-fn ratify_values(cert_pem: &str, scope: &str, client_ca: &str, plain_host: &str) -> Value {
-    json!({
-        "notationCerts": [cert_pem],
-        "notation": {"trustPolicies": [{
-            "name": "default",
-            "verificatonLevel": "strict",
-            "registryScopes": [scope],
-            "trustStores": ["ca:notationCerts[0]"],
-            "trustedIdentities": [E2E_SUBJECT]
-        }]},
-        "gatekeeper": {"clientCA": client_ca},
-        "registryHosts": {plain_host: {"plainHTTP": true}}
-    })
+/// Ratify's documented install command, flag for flag (`helm install ratify ratify/ratify
+/// --set-file notationCerts[0]=cert.crt --set notation.trustPolicies[0].registryScopes[0]=REPO
+/// --set notation.trustPolicies[0].trustStores[0]=ca:notationCerts[0] --set
+/// notation.trustPolicies[0].trustedIdentities[0]="x509.subject: ..."`): no policy name, no level.
+fn ratify_install_flags(cert: &Path, scope: &str) -> Vec<String> {
+    vec![
+        "--set-file".into(),
+        format!("notationCerts[0]={}", cert.display()),
+        "--set".into(),
+        format!("notation.trustPolicies[0].registryScopes[0]={scope}"),
+        "--set".into(),
+        "notation.trustPolicies[0].trustStores[0]=ca:notationCerts[0]".into(),
+        "--set".into(),
+        format!(
+            "notation.trustPolicies[0].trustedIdentities[0]={}",
+            // Helm's --set splits on unescaped commas.
+            E2E_SUBJECT.replace(',', "\\,")
+        ),
+    ]
+}
+
+/// What a test install adds to the flags: Gatekeeper's CA (a test CA, as no Gatekeeper runs
+/// here) and plain HTTP for the local registry (`host` with its dots escaped for --set).
+fn test_cluster_flags(client_ca: &Path, plain_host: &str) -> Vec<String> {
+    vec![
+        "--set-file".into(),
+        format!("gatekeeper.clientCA={}", client_ca.display()),
+        "--set".into(),
+        format!(
+            "registryHosts.{}.plainHTTP=true",
+            plain_host.replace('.', "\\.")
+        ),
+    ]
+}
+
+/// The objects rendered from `helm install` flags parsed by Helm's own strvals, and the values
+/// they made (for `lint`).
+fn render_flags(flags: &[String]) -> (Vec<Value>, Value) {
+    let out = chart_py(&[
+        "render-args",
+        chart_dir().to_str().unwrap(),
+        &json!(flags).to_string(),
+    ]);
+    if let Some(e) = out["error"].as_str() {
+        panic!("{flags:?}: {e}");
+    }
+    (objects_of(&out), out["values"].clone())
 }
 
 /// Lays the Deployment's mounts out under `root` (a mount path `/etc/signet/x` becomes
@@ -190,18 +228,18 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
     reg.push_sample_image("unsigned", "v1", "unsigned")
         .await
         .unwrap();
-    let cert = std::fs::read_to_string(
-        signet_testkit::vectors_dir().join("notation/01-oci-e2e-jws/truststore/e2e.crt"),
-    )
-    .unwrap();
+    let cert = signet_testkit::vectors_dir().join("notation/01-oci-e2e-jws/truststore/e2e.crt");
+    let dir = tempfile::tempdir().unwrap();
     let gatekeeper_ca = TestCa::new("gatekeeper-ca (test)");
-    let values = ratify_values(
-        &cert,
-        &reg.reference("valid"),
-        &gatekeeper_ca.cert_pem(),
-        &reg.host(),
-    );
-    let objects = render(&values).unwrap();
+    let client_ca = dir.path().join("gatekeeper-ca.crt");
+    std::fs::write(&client_ca, gatekeeper_ca.cert_pem()).unwrap();
+    let cluster = test_cluster_flags(&client_ca, &reg.host());
+    let ratify_flags = [
+        ratify_install_flags(&cert, &reg.reference("valid")),
+        cluster.clone(),
+    ]
+    .concat();
+    let (objects, values) = render_flags(&ratify_flags);
 
     // The objects a Signet install is made of.
     let mut kinds: Vec<String> = objects
@@ -262,7 +300,6 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
         "{lint}"
     );
     validate_core(&objects, "ratify values");
-    let dir = tempfile::tempdir().unwrap();
 
     // The Provider: HTTPS URL of the Service, the timeout, the CA that issued the serving cert.
     let provider = find(&objects, "Provider", "signet");
@@ -368,12 +405,123 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
     );
     let report = &items[0]["value"]["verifierReports"][0];
     assert_eq!(report["artifactType"], SIG, "{resp}");
-    assert_eq!(report["extensions"]["trustPolicy"], "default", "{resp}");
+    // Ratify's default name for a policy given without one.
+    assert_eq!(
+        report["extensions"]["trustPolicy"], "trustPolicy-0",
+        "{resp}"
+    );
     // Without Gatekeeper's client certificate, no answer at all.
     assert!(
         client(false).post(&url).json(&body).send().await.is_err(),
         "mTLS is on by default"
     );
+
+    // The same trust in Signet's own values (notation's trust store layout and trustpolicy.json,
+    // both by --set-file) renders the same trust policy, and it decides the same way.
+    let policy_file = dir.path().join("trustpolicy.json");
+    let document = json!({"version": "1.0", "trustPolicies": [{
+        "name": "trustPolicy-0",
+        "registryScopes": [reg.reference("valid")],
+        "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:e2e"],
+        "trustedIdentities": [E2E_SUBJECT],
+    }]});
+    std::fs::write(&policy_file, document.to_string()).unwrap();
+    let native_flags = [
+        vec![
+            "--set-file".to_string(),
+            format!("notation.trustStores.ca.e2e={}", cert.display()),
+            "--set-file".to_string(),
+            format!("notation.trustPolicyDocument={}", policy_file.display()),
+        ],
+        cluster,
+    ]
+    .concat();
+    let (native, native_values) = render_flags(&native_flags);
+    let native_root = dir.path().join("native-etc-signet");
+    let native_config = lay_out(&native, &native_root);
+    localize(&native_config, &native_root);
+    assert_eq!(
+        resolved_trust_policy(&native_config),
+        resolved_trust_policy(&config),
+        "Ratify's values and the native ones trust the same certificates the same way"
+    );
+    let lint = chart_py(&[
+        "lint",
+        chart_dir().to_str().unwrap(),
+        &native_values.to_string(),
+    ]);
+    assert_eq!(lint["errors"], json!([]), "{lint}");
+    validate_core(&native, "native notation values");
+    for (key, expected) in [(&keys[0], (true, "")), (&keys[1], (false, "NO_SIGNATURE"))] {
+        let (cli, exit) = support::signet_verify(signet_bin(), &native_config, key);
+        assert_eq!(
+            (
+                cli["isSuccess"].as_bool().unwrap(),
+                cli["errorReason"].as_str().unwrap_or("")
+            ),
+            expected,
+            "{key}: {cli}"
+        );
+        assert_eq!(exit, Some(if expected.0 { 0 } else { 1 }), "{key}: {cli}");
+    }
+}
+
+/// Rewrites a laid-out configuration for this machine: files under `root` instead of
+/// `/etc/signet`, listeners on loopback ports.
+fn localize(config: &Path, root: &Path) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let local = text
+        .replace("/etc/signet/", &format!("{}/", root.display()))
+        .replace(
+            "0.0.0.0:6001",
+            &format!("127.0.0.1:{}", signet_testkit::free_port()),
+        )
+        .replace(
+            "0.0.0.0:9099",
+            &format!("127.0.0.1:{}", signet_testkit::free_port()),
+        )
+        .replace(
+            "0.0.0.0:8888",
+            &format!("127.0.0.1:{}", signet_testkit::free_port()),
+        );
+    std::fs::write(config, local).unwrap();
+}
+
+/// The notation verifier's trust policy document from a laid-out configuration, each trust
+/// store reference replaced by the certificates that store holds: equal for two configurations
+/// that trust the same certificates for the same scopes, identities and levels, whatever the
+/// stores are named.
+fn resolved_trust_policy(config: &Path) -> Value {
+    let text = std::fs::read_to_string(config).unwrap();
+    let cfg: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let notation = cfg["verifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["type"] == "notation")
+        .expect("a notation verifier");
+    let mut doc = notation["trustPolicyDoc"].clone();
+    for policy in doc["trustPolicies"].as_array_mut().unwrap() {
+        let resolved: Vec<Value> = policy["trustStores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let (kind, name) = r.as_str().unwrap().split_once(':').unwrap();
+                let mut pems: Vec<String> = notation["trustStores"][kind][name]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("store {kind}:{name} in {notation}"))
+                    .iter()
+                    .map(|f| std::fs::read_to_string(f.as_str().unwrap()).unwrap())
+                    .collect();
+                pems.sort();
+                json!({"type": kind, "certificates": pems})
+            })
+            .collect();
+        policy["trustStores"] = json!(resolved);
+    }
+    doc
 }
 
 #[test]
@@ -406,10 +554,58 @@ fn wrong_values_fail_at_install_with_what_to_set() {
         ),
         (
             with(
-                json!({"notation": {"trustPolicies": [{"name": "p", "registryScopes": ["*"],
-                "trustStores": ["ca:mycert"], "trustedIdentities": ["*"]}]}}),
+                json!({"notationCerts": ["x"], "notation": {"trustPolicies": [{"name": "p",
+                "registryScopes": ["*"], "trustStores": ["ca:mycert"], "trustedIdentities": ["*"]}]}}),
             ),
-            "trustStores",
+            "notation.trustPolicies[0].trustStores names ca:mycert, which is not configured",
+        ),
+        (
+            with(json!({"notationCerts": ["x"], "notation": {"trustPolicies": [
+                {"registryScopes": ["*"], "trustStores": ["ca:notationCerts[1]"]}]}})),
+            "names ca:notationCerts[1], which is not configured: notationCerts has 1 certificate(s)",
+        ),
+        (
+            with(json!({"notationCerts": ["x"], "notation": {"trustPolicies": [
+                {"registryScopes": ["*"], "level": "audit", "verificatonLevel": "strict"}]}})),
+            "notation.trustPolicies[0] gives different levels",
+        ),
+        (
+            with(json!({"notationCerts": ["x"], "notation": {"trustPolicies": [
+                {"registryScopes": ["*"], "verificatonLevel": "lenient"}]}})),
+            "verificatonLevel",
+        ),
+        (
+            with(json!({"notation": {"trustPolicies": [{"registryScopes": ["*"]}]}})),
+            "notation trust policies are given but no certificate",
+        ),
+        // Signet's own notation values: the document is notation's, typed
+        (
+            with(json!({"notation": {"trustStores": {"ca": {"acme": "x"}},
+                "trustPolicyDocument": {"version": "1.0", "trustPolicies": [{"name": "p",
+                "registryScopes": ["*"], "signatureVerification": {"level": "strict",
+                "override": {"integrity": "log"}}, "trustStores": ["ca:acme"],
+                "trustedIdentities": ["*"]}]}}})),
+            "integrity",
+        ),
+        (
+            with(json!({"notation": {"trustStores": {"ca": {"acme": "x"}},
+                "trustPolicyDocument": "{\"version\": \"1.0\", \"trustPolicies\": [{\"name\""}})),
+            "notation.trustPolicyDocument is not a notation trust policy document",
+        ),
+        (
+            with(json!({"notation": {"trustStores": {"ca": {"acme": "x"}},
+                "trustPolicyDocument": "trustpolicy.json"}})),
+            "notation.trustPolicyDocument is not a notation trust policy document",
+        ),
+        (
+            with(json!({"notationCerts": ["x"], "notation": {
+                "trustPolicies": [{"registryScopes": ["*"]}],
+                "trustPolicyDocument": "{\"version\": \"1.0\", \"trustPolicies\": []}"}})),
+            "not both",
+        ),
+        (
+            with(json!({"notation": {"trustStores": {"x509": {"acme": "x"}}}})),
+            "x509",
         ),
         // no verifier at all
         (with(json!({"cosignKeys": []})), "no verifier is configured"),
