@@ -142,6 +142,8 @@ text (--set-file); empty when not given. It replaces notation.trustPolicies.
 {{- define "signet.config" -}}
 {{- $deadline := sub (mul .Values.provider.timeout.validationTimeoutSeconds 1000) 500 -}}
 {{- if lt $deadline 500 -}}{{- fail "provider.timeout.validationTimeoutSeconds must be at least 1" -}}{{- end -}}
+{{- $mutateDeadline := sub (mul .Values.provider.timeout.mutationTimeoutSeconds 1000) 200 -}}
+{{- if lt $mutateDeadline 800 -}}{{- fail "provider.timeout.mutationTimeoutSeconds must be at least 1" -}}{{- end -}}
 server:
   listen: 0.0.0.0:6001
   tls:
@@ -153,6 +155,7 @@ server:
   healthListen: 0.0.0.0:9099
   metricsListen: 0.0.0.0:8888
   requestDeadline: {{ $deadline }}ms
+  mutateDeadline: {{ $mutateDeadline }}ms
 {{- $hosts := dict -}}
 {{- range $host, $h := .Values.registryHosts }}
 {{- $_ := set $hosts $host (dict "plainHTTP" $h.plainHTTP) -}}

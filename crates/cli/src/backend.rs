@@ -46,6 +46,7 @@ pub fn server_settings(config: &Config) -> ServerSettings {
         health_listen: s.health_listen,
         metrics_listen: s.metrics_listen,
         request_deadline: s.request_deadline,
+        mutate_deadline: s.mutate_deadline,
         max_concurrent_requests: s.max_concurrent_requests,
         reload_interval: s.tls_reload_interval,
     }

@@ -323,6 +323,10 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
         text.contains("requestDeadline: 2500ms"),
         "500 ms below the Provider's timeout: {text}"
     );
+    assert!(
+        text.contains("mutateDeadline: 800ms"),
+        "200 ms below the mutation Provider's timeout: {text}"
+    );
     let ports = [
         signet_testkit::free_port(),
         signet_testkit::free_port(),

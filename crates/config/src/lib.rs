@@ -104,6 +104,9 @@ pub struct ServerConfig {
     pub metrics_listen: SocketAddr,
     /// Time budget of one request, from arrival to answer.
     pub request_deadline: Duration,
+    /// Time budget of one `/v1/mutate` request (Gatekeeper's mutating webhook budget is
+    /// shorter than its validating one); `request_deadline` unless set.
+    pub mutate_deadline: Duration,
     /// Requests served at once.
     pub max_concurrent_requests: usize,
     /// Images verified at once, across all requests.

@@ -43,6 +43,8 @@ pub struct RawServer {
     pub metrics_listen: Option<String>,
     /// `server.requestDeadline`.
     pub request_deadline: Option<String>,
+    /// `server.mutateDeadline`.
+    pub mutate_deadline: Option<String>,
     /// `server.maxConcurrentRequests`.
     pub max_concurrent_requests: Option<usize>,
     /// `server.maxConcurrentKeys`.

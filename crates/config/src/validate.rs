@@ -142,6 +142,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         ),
         _ => {}
     }
+    let request_deadline = is.duration(
+        "server.requestDeadline",
+        s.request_deadline.as_deref(),
+        Duration::from_millis(2500),
+        (Duration::from_millis(50), Duration::from_secs(30)),
+    );
     let server = ServerConfig {
         listen: is.addr("server.listen", s.listen.as_deref(), DEFAULT_LISTEN),
         tls,
@@ -155,10 +161,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             s.metrics_listen.as_deref(),
             DEFAULT_METRICS_LISTEN,
         ),
-        request_deadline: is.duration(
-            "server.requestDeadline",
-            s.request_deadline.as_deref(),
-            Duration::from_millis(2500),
+        request_deadline,
+        mutate_deadline: is.duration(
+            "server.mutateDeadline",
+            s.mutate_deadline.as_deref(),
+            request_deadline,
             (Duration::from_millis(50), Duration::from_secs(30)),
         ),
         max_concurrent_requests: is.positive(

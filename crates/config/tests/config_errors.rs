@@ -27,6 +27,7 @@ fn minimal_plain_http_config_gets_defaults() {
     assert_eq!(c.server.health_listen.port(), 9099);
     assert_eq!(c.server.metrics_listen.port(), 8888);
     assert_eq!(c.server.request_deadline, Duration::from_millis(2500));
+    assert_eq!(c.server.mutate_deadline, Duration::from_millis(2500));
     assert_eq!(c.registry.max_manifest_bytes, 4 * 1024 * 1024);
     assert_eq!(c.registry.max_blob_bytes, 32 * 1024 * 1024);
     assert!(c.discovery.referrers_api && c.discovery.tag_schema && c.discovery.cosign_tags);
@@ -50,6 +51,24 @@ fn unknown_field_is_an_error_with_its_path() {
     let i = issues("registry:\n  hosts:\n    ghcr.io:\n      pasword: x\n");
     assert!(i[0].path.starts_with("registry.hosts"), "{i:?}");
     assert!(i[0].message.contains("pasword"), "{i:?}");
+}
+
+#[test]
+fn the_mutate_deadline_follows_the_request_deadline_unless_set() {
+    let c = parse(
+        "server:\n  plainHTTP: true\n  requestDeadline: 4s\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.server.mutate_deadline, Duration::from_secs(4));
+    let c = parse(
+        "server:\n  plainHTTP: true\n  requestDeadline: 4s\n  mutateDeadline: 800ms\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(c.server.mutate_deadline, Duration::from_millis(800));
+    let i = issues("server:\n  plainHTTP: true\n  mutateDeadline: 10ms\n");
+    assert!(has(&i, "server.mutateDeadline", "out of range"), "{i:?}");
 }
 
 #[test]

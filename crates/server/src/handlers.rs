@@ -66,13 +66,14 @@ struct ProviderState {
     backend: Arc<dyn ProviderBackend>,
     metrics: HttpMetrics,
     request_deadline: Duration,
+    mutate_deadline: Duration,
     max_concurrent: usize,
     slots: Arc<Semaphore>,
 }
 
 /// The provider router (all four paths), for [`crate::serve`] and for tests that drive it
-/// without sockets. Only `request_deadline` and `max_concurrent_requests` are read from
-/// `settings`; a limit of 0 is taken as 1.
+/// without sockets. Only `request_deadline`, `mutate_deadline` and `max_concurrent_requests` are
+/// read from `settings`; a limit of 0 is taken as 1.
 pub fn app(
     backend: Arc<dyn ProviderBackend>,
     metrics: HttpMetrics,
@@ -83,6 +84,7 @@ pub fn app(
         backend,
         metrics,
         request_deadline: settings.request_deadline,
+        mutate_deadline: settings.mutate_deadline,
         max_concurrent,
         slots: Arc::new(Semaphore::new(max_concurrent)),
     });
@@ -126,9 +128,17 @@ impl Answer {
 }
 
 impl ProviderState {
+    /// The time budget of a request on `route`.
+    fn budget(&self, route: Route) -> Duration {
+        match route {
+            Route::Verify => self.request_deadline,
+            Route::Mutate => self.mutate_deadline,
+        }
+    }
+
     async fn answer(self: &Arc<Self>, route: Route, request: Request) -> Response {
         let arrival = Instant::now();
-        let deadline = arrival + self.request_deadline;
+        let deadline = arrival + self.budget(route);
         let _in_flight = self.metrics.in_flight(route);
         let http1 = request.version() < Version::HTTP_2;
         let answer = self.process(route, request.into_body(), deadline).await;
@@ -167,7 +177,7 @@ impl ProviderState {
                     ReasonCode::Timeout,
                     &format!(
                         "the request body did not arrive within the request deadline ({:?} after arrival)",
-                        self.request_deadline
+                        self.budget(route)
                     ),
                 );
                 answer.close = true;
@@ -215,7 +225,8 @@ impl ProviderState {
             Ok(Err(_)) | Err(_) => {
                 let message = format!(
                     "server overloaded: all {} request slots stayed busy until this request's deadline ({:?} after arrival)",
-                    self.max_concurrent, self.request_deadline
+                    self.max_concurrent,
+                    self.budget(route)
                 );
                 return Answer::system_error(
                     Outcome::Overloaded,

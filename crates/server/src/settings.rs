@@ -39,6 +39,9 @@ pub struct ServerSettings {
     /// Time from a request's arrival to its answer (default 2.5 s: under Gatekeeper's 3 s
     /// validating webhook timeout, with room for the trip back).
     pub request_deadline: Duration,
+    /// The same for `/v1/mutate` (and Ratify's mutate paths): Gatekeeper's mutating webhook
+    /// waits 1 s by default, so a tag resolution must answer sooner than a verification.
+    pub mutate_deadline: Duration,
     /// Requests handled at once (default 64); more wait for a slot until their deadline.
     pub max_concurrent_requests: usize,
     /// How often the TLS files are checked for changes (default 5 s).
@@ -73,6 +76,7 @@ impl Default for ServerSettings {
             health_listen: any_v4(9099),
             metrics_listen: any_v4(8888),
             request_deadline: Duration::from_millis(2500),
+            mutate_deadline: Duration::from_millis(2500),
             max_concurrent_requests: 64,
             reload_interval: Duration::from_secs(5),
         }
@@ -91,6 +95,7 @@ mod tests {
         assert_eq!(s.health_listen.to_string(), "0.0.0.0:9099");
         assert_eq!(s.metrics_listen.to_string(), "0.0.0.0:8888");
         assert_eq!(s.request_deadline, Duration::from_millis(2500));
+        assert_eq!(s.mutate_deadline, Duration::from_millis(2500));
         assert_eq!(s.max_concurrent_requests, 64);
         assert_eq!(s.reload_interval, Duration::from_secs(5));
         assert!(s.tls.is_none());

@@ -130,6 +130,7 @@ async fn oversized_bodies_are_never_buffered() {
         health_listen: local,
         metrics_listen: local,
         request_deadline: Duration::from_secs(20),
+        mutate_deadline: Duration::from_secs(20),
         max_concurrent_requests: 4,
         reload_interval: Duration::from_secs(5),
     };

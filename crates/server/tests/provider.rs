@@ -186,6 +186,7 @@ fn settings(tls: Option<TlsSettings>) -> ServerSettings {
         health_listen: local,
         metrics_listen: local,
         request_deadline: Duration::from_secs(5),
+        mutate_deadline: Duration::from_secs(5),
         max_concurrent_requests: 8,
         reload_interval: Duration::from_millis(100),
     }
@@ -592,6 +593,56 @@ async fn overload_and_backend_overrun_fail_closed() {
             "{item}"
         );
     }
+    h.shutdown().await.unwrap();
+}
+
+/// `/v1/mutate` answers within its own, shorter budget (Gatekeeper's mutating webhook waits 1 s
+/// by default), while `/v1/verify` keeps the request deadline: the same slow key times out on
+/// mutate and is answered on verify.
+#[tokio::test]
+async fn mutate_has_its_own_deadline() {
+    let pki = Pki::new();
+    let mut s = settings(Some(pki.tls(false)));
+    s.request_deadline = Duration::from_millis(3000);
+    s.mutate_deadline = Duration::from_millis(300);
+    let h = start(s, Arc::new(Echo::default()), Registry::default())
+        .await
+        .unwrap();
+    let c = client(&pki.server_ca, None);
+    let started = std::time::Instant::now();
+    let mutated = post(&c, &url(&h, "/v1/mutate"), &request(&["slow:1000"]))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let item = &mutated["response"]["items"][0];
+    assert!(
+        item["error"].as_str().unwrap().starts_with("timeout: "),
+        "{mutated}"
+    );
+    assert!(
+        took < Duration::from_millis(1000),
+        "answered after {took:?}"
+    );
+    for path in [
+        "/ratify/gatekeeper/v1/mutate",
+        "/ratify/gatekeeper/v2/mutate",
+    ] {
+        let m = post(&c, &url(&h, path), &request(&["slow:1000"]))
+            .await
+            .unwrap();
+        assert!(
+            m["response"]["items"][0]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("timeout: "),
+            "{path}: {m}"
+        );
+    }
+    let verified = post(&c, &url(&h, "/v1/verify"), &request(&["slow:1000"]))
+        .await
+        .unwrap();
+    let item = &verified["response"]["items"][0];
+    assert!(item.get("error").is_none(), "{verified}");
     h.shutdown().await.unwrap();
 }
 
