@@ -6,7 +6,8 @@
 #    system's apt sources).
 #  - ferro-oci-server 1.0.0 (OCI registry with the referrers API) with cargo install.
 #  - real OPA (PyPI opa-golib-python-bindings, pinned) in the venv, the tests' second Rego engine.
-#  - the Helm v4 SDK (PyPI helm-python-sdk) and kubernetes-validate, pinned, for the chart tests.
+#  - the Helm v4 SDK (PyPI helm-python-sdk) and kubernetes-validate, pinned, for the chart tests
+#    (tests/helm/crds.py uses the jsonschema and PyYAML that kubernetes-validate brings).
 # Everything lands in $SIGNET_TOOLS (default ~/.cache/signet-tools); tests find it through
 # scripts/env.sh.
 set -euo pipefail

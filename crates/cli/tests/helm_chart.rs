@@ -1,5 +1,6 @@
 //! The Helm chart (`charts/signet`), rendered by the real Helm v4 SDK (PyPI `helm-python-sdk`,
-//! through `tests/helm/chart.py`), linted, validated by `kubernetes-validate --strict`, and then
+//! through `tests/helm/chart.py`), linted, validated strictly (built-in kinds by `kubernetes-validate --strict`, custom resources
+//! by `tests/helm/crds.py` against the published CRDs' schemas), and then
 //! run for real: the rendered ConfigMap and Secrets are laid out as files where the rendered
 //! Deployment mounts them, `signet serve` runs with the Deployment's arguments, and it is called
 //! as Gatekeeper would call it, trusting the rendered Provider's `caBundle` and presenting a
@@ -19,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use signet_testkit::{Registry, TestCa};
+use support::helm::{chart_dir, chart_py, find, objects_of, render, validate_all};
 
 const SIG: &str = "application/vnd.cncf.notary.signature";
 const LAYOUT: &str = "notation/01-oci-e2e-jws/layouts/e2e-valid-signature";
@@ -27,67 +29,6 @@ const E2E_SUBJECT: &str = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2
 
 fn signet_bin() -> &'static str {
     env!("CARGO_BIN_EXE_signet")
-}
-
-fn chart_dir() -> PathBuf {
-    signet_testkit::workspace_root().join("charts/signet")
-}
-
-/// Runs `tests/helm/chart.py` with `args` in the tests' venv and returns its JSON answer.
-fn chart_py(args: &[&str]) -> Value {
-    let python = signet_testkit::tools_bin()
-        .parent()
-        .unwrap()
-        .join("venv/bin/python");
-    let script = signet_testkit::workspace_root().join("tests/helm/chart.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (run scripts/install-test-deps.sh for the Helm SDK)",
-                python.display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "chart.py {:?}: {}",
-        args.first(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The rendered objects, or the error Helm gives for these values.
-fn render(values: &Value) -> Result<Vec<Value>, String> {
-    let out = chart_py(&["render", chart_dir().to_str().unwrap(), &values.to_string()]);
-    if let Some(e) = out["error"].as_str() {
-        return Err(e.to_string());
-    }
-    Ok(objects_of(&out))
-}
-
-/// The documents of a render answer.
-fn objects_of(out: &Value) -> Vec<Value> {
-    let mut objects = Vec::new();
-    for text in out["manifests"].as_object().unwrap().values() {
-        // Helm separates the documents of one template with `---` lines.
-        for doc in text.as_str().unwrap().split("\n---") {
-            let v: Value = serde_yaml_ng::from_str(doc).unwrap();
-            if !v.is_null() {
-                objects.push(v);
-            }
-        }
-    }
-    objects
-}
-
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
 }
 
 /// Ratify's documented install command, flag for flag (`helm install ratify ratify/ratify
@@ -188,29 +129,6 @@ fn lay_out(objects: &[Value], root: &Path) -> PathBuf {
     local(args[at + 1])
 }
 
-/// `kubernetes-validate --strict` on every rendered object of a built-in kind (Gatekeeper's
-/// Provider and Assign and the Prometheus ServiceMonitor are CRDs it does not know; their fields
-/// are asserted where they matter).
-fn validate_core(objects: &[Value], case: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        if matches!(
-            o["kind"].as_str(),
-            Some("Provider" | "ServiceMonitor" | "Assign")
-        ) {
-            continue;
-        }
-        let f = dir.path().join(format!("object-{i}.yaml"));
-        std::fs::write(&f, serde_yaml_ng::to_string(o).unwrap()).unwrap();
-        files.push(f.display().to_string());
-    }
-    let mut args = vec!["validate"];
-    args.extend(files.iter().map(String::as_str));
-    let validated = chart_py(&args);
-    assert_eq!(validated["errors"], json!({}), "{case}: {validated}");
-}
-
 struct Provider(Child);
 
 impl Drop for Provider {
@@ -287,8 +205,7 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
         "/healthz"
     );
 
-    // Lint (strict) and Kubernetes schema validation of the core objects. (The Provider is a
-    // Gatekeeper CRD, which kubernetes-validate does not know; its fields are checked below.)
+    // Lint (strict) and strict schema validation of every object.
     let lint = chart_py(&["lint", chart_dir().to_str().unwrap(), &values.to_string()]);
     assert_eq!(lint["errors"], json!([]), "{lint}");
     assert!(
@@ -299,7 +216,7 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
             .all(|m| m["severity"].as_i64().unwrap() < 2),
         "{lint}"
     );
-    validate_core(&objects, "ratify values");
+    validate_all(&objects, "ratify values");
 
     // The Provider: HTTPS URL of the Service, the timeout, the CA that issued the serving cert.
     let provider = find(&objects, "Provider", "signet");
@@ -456,7 +373,7 @@ async fn ratify_install_values_render_validate_and_serve_gatekeeper_over_mtls() 
         &native_values.to_string(),
     ]);
     assert_eq!(lint["errors"], json!([]), "{lint}");
-    validate_core(&native, "native notation values");
+    validate_all(&native, "native notation values");
     for (key, expected) in [(&keys[0], (true, "")), (&keys[1], (false, "NO_SIGNATURE"))] {
         let (cli, exit) = support::signet_verify(signet_bin(), &native_config, key);
         assert_eq!(
@@ -761,7 +678,7 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
         let mut objects = render(&values).unwrap_or_else(|e| panic!("{name}: {e}"));
         let lint = chart_py(&["lint", chart_dir().to_str().unwrap(), &values.to_string()]);
         assert_eq!(lint["errors"], json!([]), "{name}: {lint}");
-        validate_core(&objects, name);
+        validate_all(&objects, name);
         if name == "hpa-servicemonitor-networkpolicy" {
             for kind in ["HorizontalPodAutoscaler", "ServiceMonitor", "NetworkPolicy"] {
                 find(&objects, kind, "signet");
@@ -953,6 +870,40 @@ fn the_chart_installs_the_library_unchanged_with_constraints_from_values() {
     );
     let sbom = find(&objects, "SignetSbom", "signet-sbom");
     assert_eq!(sbom["spec"]["parameters"]["minPackages"], 3);
+    // The templates, and each Constraint against its template's parameter schema, as Gatekeeper
+    // and the API server would check them.
+    validate_all(&objects, "library install");
+
+    // A parameter the template does not define fails at install, not at the Constraint hook.
+    let mut typo = values.clone();
+    typo["library"]["templates"]["signet-sbom"]["parameters"] = json!({"minPackage": 3});
+    let e = render(&typo).expect_err("an unknown template parameter");
+    assert!(
+        e.contains("additional properties 'minPackage' not allowed"),
+        "{e}"
+    );
+    // The values schema types each template's parameters as the template itself does.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(chart_dir().join("values.schema.json")).unwrap(),
+    )
+    .unwrap();
+    for (name, _) in names {
+        let template: Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(root.join("library").join(name).join("template.yaml"))
+                .unwrap(),
+        )
+        .unwrap();
+        let mut from_template =
+            template["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"]["properties"].clone();
+        from_template.as_object_mut().unwrap().remove("provider");
+        let in_values = &schema["properties"]["library"]["properties"]["templates"]["properties"]
+            [name]["properties"]["parameters"]["properties"];
+        assert_eq!(
+            without_descriptions(in_values),
+            without_descriptions(&from_template),
+            "values.schema.json types {name}'s parameters as its template does"
+        );
+    }
     // The Constraints name the chart's Provider.
     find(
         &objects,
@@ -961,4 +912,19 @@ fn the_chart_installs_the_library_unchanged_with_constraints_from_values() {
             .as_str()
             .unwrap(),
     );
+}
+
+/// `schema` without `description` and `additionalProperties` keys, for comparing what two
+/// schemas accept by type.
+fn without_descriptions(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| *k != "description" && *k != "additionalProperties")
+                .map(|(k, v)| (k.clone(), without_descriptions(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_descriptions).collect()),
+        other => other.clone(),
+    }
 }

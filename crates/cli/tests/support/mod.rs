@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests of the `signet` binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod helm;
 pub mod rego;
 
 use std::path::Path;

@@ -1,0 +1,294 @@
+//! The Gatekeeper library's files (`library/*/`) as Gatekeeper and the API server would take
+//! them: every object validated strictly (ConstraintTemplates, Constraints against their
+//! template's parameter schema, Providers, Assign) by `tests/helm/crds.py` against schemas written
+//! from Gatekeeper's published CRDs; each directory documented; the samples pointing at the right
+//! Provider and path; the mutation sample equal to what the chart renders; and the multi-tenancy
+//! sample's per-namespace keys kept apart on both Rego engines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use support::helm::{chart_py, find, render};
+
+fn library() -> PathBuf {
+    signet_testkit::workspace_root().join("library")
+}
+
+/// Every YAML file of the library, sorted.
+fn library_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(library()).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "yaml") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn objects_in(file: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(file).unwrap();
+    // The library's files separate documents with `---` lines.
+    text.split("\n---")
+        .map(|doc| serde_yaml_ng::from_str::<Value>(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `chart.py validate` on these files (ConstraintTemplates among them define the Constraint
+/// kinds): the errors by file.
+fn validate(files: &[PathBuf]) -> Value {
+    let mut args = vec!["validate".to_string()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chart_py(&args)["errors"].clone()
+}
+
+#[test]
+fn every_library_file_is_valid_for_gatekeeper_and_documented() {
+    let files = library_files();
+    assert!(files.len() >= 12, "{files:?}");
+    assert_eq!(validate(&files), json!({}));
+
+    let mut kinds = Vec::new();
+    for dir in std::fs::read_dir(library()).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let readme = std::fs::read_to_string(dir.join("README.md"))
+            .unwrap_or_else(|_| panic!("{} has a README.md", dir.display()));
+        let in_dir: Vec<&PathBuf> = files.iter().filter(|f| f.parent() == Some(&dir)).collect();
+        // A sample beside the template (a Constraint or, for mutation, the mutators).
+        let samples: Vec<&&PathBuf> = in_dir
+            .iter()
+            .filter(|f| !f.ends_with("template.yaml") && !f.ends_with("provider.yaml"))
+            .collect();
+        assert!(!samples.is_empty(), "{} has a sample", dir.display());
+        for f in &in_dir {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            assert!(
+                readme.contains(name),
+                "{}/README.md names {name}",
+                dir.display()
+            );
+            kinds.extend(
+                objects_in(f)
+                    .iter()
+                    .map(|o| o["kind"].as_str().unwrap().to_string()),
+            );
+        }
+    }
+    for kind in [
+        "ConstraintTemplate",
+        "Provider",
+        "Assign",
+        "SignetVerification",
+        "SignetSbom",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "a {kind} among {kinds:?}");
+    }
+}
+
+/// The validator is not vacuous: broken variants of the library's own samples are refused, with
+/// the path and the problem.
+#[test]
+fn broken_samples_are_refused_with_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = library().join("signet-verification/template.yaml");
+    let mutate = |file: &str, edit: &dyn Fn(&mut Value)| {
+        let mut objects = objects_in(&library().join(file));
+        edit(&mut objects[0]);
+        let out = dir.path().join(file.replace('/', "-"));
+        std::fs::write(&out, serde_yaml_ng::to_string(&objects[0]).unwrap()).unwrap();
+        let errors = validate(&[template.clone(), out.clone()]);
+        errors[out.display().to_string()]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: accepted: {errors}"))
+            .to_string()
+    };
+    for (file, edit, words) in [
+        (
+            "signet-verification/provider.yaml",
+            (&|o: &mut Value| {
+                o["spec"]["timout"] = json!(3);
+            }) as &dyn Fn(&mut Value),
+            "spec.timout: additional property not allowed",
+        ),
+        (
+            "signet-mutation/assign.yaml",
+            &|o: &mut Value| {
+                o["spec"]["parameters"]["assign"]["externalData"]["failurePolicy"] =
+                    json!("Sometimes");
+            },
+            "failurePolicy",
+        ),
+        (
+            "signet-verification/constraint.yaml",
+            &|o: &mut Value| {
+                o["spec"]["parameters"]["exemptImage"] = json!(["x"]);
+            },
+            "spec.parameters.exemptImage: additional property not allowed",
+        ),
+        (
+            "signet-verification/constraint.yaml",
+            &|o: &mut Value| {
+                o["spec"]["enforcementAction"] = json!("block");
+            },
+            "enforcementAction",
+        ),
+        (
+            "signet-verification/constraint-warn-opt-in.yaml",
+            &|o: &mut Value| {
+                o["spec"]["match"]["namespaceSelector"]["matchLabel"] = json!({"a": "b"});
+            },
+            "matchLabel",
+        ),
+        (
+            "signet-verification/constraint.yaml",
+            &|o: &mut Value| {
+                o["kind"] = json!("SignetVerifications");
+            },
+            "no ConstraintTemplate defines kind SignetVerifications",
+        ),
+    ] {
+        let e = mutate(file, edit);
+        assert!(e.contains(words), "{file}: {words:?} not in {e}");
+    }
+}
+
+#[test]
+fn samples_point_at_the_right_provider_and_path() {
+    let providers: Vec<Value> = library_files()
+        .iter()
+        .flat_map(|f| objects_in(f))
+        .filter(|o| o["kind"] == "Provider")
+        .collect();
+    let url_of = |name: &str| {
+        providers
+            .iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("a Provider {name} in the library"))["spec"]["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(url_of("signet").ends_with("/v1/verify"));
+    assert!(url_of("signet-mutation").ends_with("/v1/mutate"));
+    for f in library_files() {
+        for o in objects_in(&f) {
+            if o["apiVersion"] == "constraints.gatekeeper.sh/v1beta1" {
+                assert_eq!(
+                    o["spec"]["parameters"]["provider"],
+                    "signet",
+                    "{}",
+                    f.display()
+                );
+            }
+            if o["kind"] == "Assign" {
+                assert_eq!(
+                    o["spec"]["parameters"]["assign"]["externalData"]["provider"],
+                    "signet-mutation",
+                    "{}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+/// The chart's `mutation.enabled` objects are the library's sample (release `signet`), so the
+/// documented files and the installed ones cannot drift apart.
+#[test]
+fn the_mutation_sample_is_what_the_chart_installs() {
+    let ca = signet_testkit::TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let values = json!({"cosignKeys": ["k"], "cosign": {"tLogVerify": false},
+                        "gatekeeper": {"clientCA": ca}, "mutation": {"enabled": true}});
+    let rendered = render(&values).unwrap();
+    let sample = objects_in(&library().join("signet-mutation/assign.yaml"));
+    assert_eq!(sample.len(), 3);
+    for s in &sample {
+        let name = s["metadata"]["name"].as_str().unwrap();
+        let r = find(&rendered, "Assign", name);
+        assert_eq!(r["apiVersion"], s["apiVersion"], "{name}");
+        assert_eq!(r["spec"], s["spec"], "{name}");
+    }
+    let provider = find(&rendered, "Provider", "signet-mutation");
+    let sample_provider = &objects_in(&library().join("signet-mutation/provider.yaml"))[0];
+    assert_eq!(
+        provider["spec"]["timeout"],
+        sample_provider["spec"]["timeout"]
+    );
+    assert!(provider["spec"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1/mutate"));
+}
+
+/// The multi-tenancy sample's tenants, on both engines: a Pod asks with its own namespace's key,
+/// so an answer about team-a's use of an image never decides team-b's Pod, and team-b's sandbox
+/// exemption applies to team-b's Constraint only.
+#[test]
+fn tenants_are_asked_and_judged_apart() {
+    let constraints =
+        objects_in(&library().join("signet-verification/constraint-multi-tenancy.yaml"));
+    let params_of = |ns: &str| {
+        constraints
+            .iter()
+            .find(|c| c["spec"]["match"]["namespaces"] == json!([ns]))
+            .unwrap_or_else(|| panic!("a Constraint for {ns}"))["spec"]["parameters"]
+            .clone()
+    };
+    let image = "registry.example.com/shared/app:v1";
+    let sandbox = "registry.example.com/team-b/sandbox/tool:dev";
+    // Signet's answer: team-a's key verified, team-b's failed (say team-b's trust differs).
+    let answer = json!({"response": {"items": [
+        {"key": format!("[team-a]{image}"), "value": {"isSuccess": true, "verifierReports": []}},
+        {"key": format!("[team-b]{image}"),
+         "value": {"isSuccess": false, "errorReason": "UNTRUSTED_SIGNER", "message": "not team-b's signer"}},
+    ], "systemError": ""}});
+    // Gatekeeper passes the template the answers to the keys it asked: this tenant's.
+    let judge = |ns: &str, images: &[&str]| {
+        let mut asked_answer = answer.clone();
+        asked_answer["response"]["items"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|i| i["key"].as_str().unwrap().starts_with(&format!("[{ns}]")));
+        support::rego::library_violations(
+            "signet-verification",
+            "signetverification",
+            params_of(ns),
+            support::rego::pod_review(ns, images),
+            &asked_answer,
+        )
+    };
+    let (a, asked) = judge("team-a", &[image]);
+    assert_eq!(asked, vec![format!("[team-a]{image}")]);
+    assert!(a.is_empty(), "{a:?}");
+    let (b, asked) = judge("team-b", &[image, sandbox]);
+    assert_eq!(
+        asked,
+        vec![format!("[team-b]{image}")],
+        "the sandbox image is exempt"
+    );
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(b[0].contains("UNTRUSTED_SIGNER"), "{b:?}");
+    // team-a has no such exemption: its sandbox-like image is asked about (and, unanswered, denied).
+    let (a, asked) = judge("team-a", &[sandbox]);
+    assert_eq!(asked, vec![format!("[team-a]{sandbox}")]);
+    assert!(
+        a.iter().any(|m| m.contains("missing from Signet's answer")),
+        "{a:?}"
+    );
+}
