@@ -1,14 +1,28 @@
 {{/* Names and labels. */}}
 {{- define "signet.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := .Values.nameOverride | default .Chart.Name -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "signet.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "signet.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "signet.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ .Values.nameOverride | default .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -167,11 +181,39 @@ server:
 {{- $_ := set $hosts . $entry -}}
 {{- end }}
 {{- end }}
-{{- if $hosts }}
+{{- if and .Values.registryCredsSecret .Values.dockerConfig }}
+{{- fail "give registryCredsSecret (an existing Secret) or dockerConfig (its content), not both" }}
+{{- end }}
+{{- $default := or .Values.registryCredsSecret .Values.dockerConfig }}
+{{- if or $hosts $default }}
 registry:
+  {{- if $default }}
+  default:
+    dockerConfig: /etc/signet/registry/default/.dockerconfigjson
+  {{- end }}
+  {{- if $hosts }}
   hosts:
     {{- toYaml $hosts | nindent 4 }}
+  {{- end }}
 {{- end }}
+{{- $rc := .Values.provider.cache }}
+{{- if and $rc.type (ne $rc.type "ristretto") }}
+{{- fail (printf "provider.cache.type %s: Signet keeps verdicts in memory (Ratify's ristretto); a shared cache is not available yet" $rc.type) }}
+{{- end }}
+{{- if $rc.name }}
+{{- fail "provider.cache.name names a dapr state store: Signet does not use dapr; remove it" }}
+{{- end }}
+cache:
+  {{- if eq (toString $rc.enabled) "false" }}
+  ttl: 0s
+  {{- else }}
+  ttl: {{ $rc.ttl | default .Values.cache.ttl | quote }}
+  {{- end }}
+  {{- if $rc.cacheSizeMb }}
+  maxEntries: {{ mul $rc.cacheSizeMb 170 }}
+  {{- else }}
+  maxEntries: {{ .Values.cache.maxEntries }}
+  {{- end }}
 verifiers:
 {{- $n := .Values.notation }}
 {{- $doc := include "signet.notationPolicyDocument" . | fromYaml }}
@@ -224,6 +266,12 @@ verifiers:
 {{- $cosign := and .Values.cosign.enabled (or (gt (len .Values.cosignKeys) 0) $keyless) }}
 {{- if and $keyless (gt (len .Values.cosignKeys) 0) }}
 {{- fail "give cosignKeys or cosign.keyless, not both: both would claim the same cosign.scopes (Signet picks one trust policy per repository)" }}
+{{- end }}
+{{- if .Values.cosign.key }}
+{{- fail "cosign.key is Ratify's deprecated single key: give it as --set-file cosignKeys[0]=cosign.pub" }}
+{{- end }}
+{{- if .Values.cosign.rekorURL }}
+{{- fail "cosign.rekorURL: Signet verifies transparency log entries offline, against the keys in cosign.trustedRoot, and never calls Rekor; remove it and give --set-file cosign.trustedRoot=trusted_root.json" }}
 {{- end }}
 {{- if $cosign }}
 {{- if and (or .Values.cosign.tLogVerify $keyless) (not .Values.cosign.trustedRoot) }}
@@ -281,6 +329,12 @@ verifiers:
     disallowedPackages: {{ toJson . }}
     {{- end }}
 {{- end }}
+{{- if .Values.vulnerabilityreport.passthrough }}
+{{- fail "vulnerabilityreport.passthrough: Signet has no passthrough mode; every report's content is in the answer as facts for Rego (docs/result-format.md), and the verifier's own rules can be left empty" }}
+{{- end }}
+{{- if .Values.vulnerabilityreport.schemaURL }}
+{{- fail "vulnerabilityreport.schemaURL: Signet checks SARIF's structure itself and never fetches a schema; remove it" }}
+{{- end }}
 {{- if .Values.vulnerabilityreport.enabled }}
   - name: vulnerabilityreport
     type: vulnerabilityreport
@@ -292,6 +346,9 @@ verifiers:
     signatureRequired: {{ .Values.vulnerabilityreport.notaryProjectSignatureRequired }}
     {{- with .Values.vulnerabilityreport.maximumAge }}
     maximumAge: {{ . | quote }}
+    {{- end }}
+    {{- with .Values.vulnerabilityreport.createdAnnotationName }}
+    createdAnnotationName: {{ . | quote }}
     {{- end }}
     {{- with .Values.vulnerabilityreport.disallowedSeverities }}
     disallowedSeverities: {{ toJson . }}

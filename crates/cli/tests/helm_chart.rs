@@ -528,6 +528,39 @@ fn wrong_values_fail_at_install_with_what_to_set() {
             with(json!({"notation": {"trustStores": {"x509": {"acme": "x"}}}})),
             "x509",
         ),
+        // Ratify's values Signet has no equivalent for, each with what to do instead
+        (
+            with(json!({"cosign": {"tLogVerify": false, "rekorURL": "https://rekor.sigstore.dev"}})),
+            "cosign.rekorURL: Signet verifies transparency log entries offline",
+        ),
+        (
+            with(json!({"cosign": {"tLogVerify": false, "key": "-----BEGIN PUBLIC KEY-----"}})),
+            "--set-file cosignKeys[0]=cosign.pub",
+        ),
+        (
+            with(json!({"vulnerabilityreport": {"passthrough": true}})),
+            "vulnerabilityreport.passthrough: Signet has no passthrough mode",
+        ),
+        (
+            with(json!({"vulnerabilityreport": {"schemaURL": "https://json.schemastore.org/sarif-2.1.0.json"}})),
+            "never fetches a schema",
+        ),
+        (
+            with(json!({"provider": {"cache": {"type": "redis"}}})),
+            "provider.cache.type redis",
+        ),
+        (
+            with(json!({"logger": {"formatter": "logstash"}})),
+            "at '/logger/formatter': value must be one of 'json', 'text'",
+        ),
+        (
+            with(json!({"azurekeyvault": {"enabled": true}})),
+            "additional properties 'azurekeyvault' not allowed",
+        ),
+        (
+            with(json!({"registryCredsSecret": "a", "dockerConfig": "{}"})),
+            "give registryCredsSecret (an existing Secret) or dockerConfig (its content), not both",
+        ),
         // no verifier at all
         (with(json!({"cosignKeys": []})), "no verifier is configured"),
         // the transparency log without a trusted root
@@ -673,6 +706,57 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
             },
             &["dockerConfig: /etc/signet/registry/0/.dockerconfigjson"],
         ),
+        // Ratify v1.4.0's values of what both charts have, defaults and all, with a certificate
+        (
+            "ratify-v1.4.0-values",
+            {
+                let text = std::fs::read_to_string(
+                    signet_testkit::workspace_root().join("tests/helm/ratify-v1.4.0-values.yaml"),
+                )
+                .unwrap();
+                let mut v: Value = serde_yaml_ng::from_str(&text).unwrap();
+                v["notationCerts"] = json!([cert]);
+                v["gatekeeper"] = json!({"clientCA": ca});
+                v
+            },
+            &[
+                "name: \"default\"",
+                "level: \"strict\"",
+                "- \"ca:notationCerts-0\"",
+                "requestDeadline: 4500ms",
+                "mutateDeadline: 1800ms",
+                "ttl: \"10s\"",
+                "maxEntries: 43520",
+            ],
+        ),
+        // pod placement, names, logs, proxies and one docker config for every registry
+        (
+            "placement-names-logs-default-credentials",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca}, "fullnameOverride": "verifier",
+                "podLabels": {"team": "security"}, "podAnnotations": {"owner": "sec"},
+                "priorityClassName": "system-cluster-critical",
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra",
+                                 "effect": "NoSchedule"}],
+                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                     "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "signet"}}}}]}},
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "signet"}}}],
+                "imagePullSecrets": [{"name": "internal-registry"}],
+                "env": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}],
+                "serviceAccount": {"annotations": {"example.com/role": "signet"}},
+                "logger": {"formatter": "text", "level": "info,signet_registry=debug"},
+                "cache": {"ttl": "5m", "maxEntries": 50000},
+                "registryCredsSecret": "ghcr-pull"}),
+            &[
+                "default:\n    dockerConfig: /etc/signet/registry/default/.dockerconfigjson",
+                "ttl: \"5m\"",
+                "maxEntries: 50000",
+            ],
+        ),
     ];
     for (name, values, words) in cases {
         let mut objects = render(&values).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -688,6 +772,50 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
                     ["kubernetes.io/metadata.name"],
                 "gatekeeper-system"
+            );
+        }
+        if name == "placement-names-logs-default-credentials" {
+            let d = find(&objects, "Deployment", "verifier");
+            let pod = &d["spec"]["template"];
+            assert_eq!(pod["metadata"]["labels"]["team"], "security");
+            assert_eq!(pod["metadata"]["annotations"]["owner"], "sec");
+            let spec = &pod["spec"];
+            assert_eq!(spec["serviceAccountName"], "verifier");
+            assert_eq!(spec["priorityClassName"], "system-cluster-critical");
+            assert_eq!(spec["tolerations"][0]["key"], "dedicated");
+            assert_eq!(spec["imagePullSecrets"][0]["name"], "internal-registry");
+            assert_eq!(spec["topologySpreadConstraints"][0]["maxSkew"], 1);
+            let c = &spec["containers"][0];
+            assert_eq!(c["env"][0]["name"], "HTTPS_PROXY");
+            assert_eq!(
+                c["args"],
+                json!([
+                    "--log",
+                    "info,signet_registry=debug",
+                    "--log-format",
+                    "text",
+                    "serve",
+                    "--config",
+                    "/etc/signet/config.yaml"
+                ])
+            );
+            let sa = find(&objects, "ServiceAccount", "verifier");
+            assert_eq!(sa["metadata"]["annotations"]["example.com/role"], "signet");
+            assert_eq!(sa["automountServiceAccountToken"], false);
+            find(&objects, "Provider", "verifier");
+        }
+        if name == "ratify-v1.4.0-values" {
+            let d = find(&objects, "Deployment", "signet");
+            assert_eq!(d["spec"]["replicas"], 1);
+            assert_eq!(
+                d["spec"]["template"]["spec"]["serviceAccountName"],
+                "ratify-admin"
+            );
+            find(&objects, "ServiceAccount", "ratify-admin");
+            assert_eq!(find(&objects, "Provider", "signet")["spec"]["timeout"], 5);
+            assert_eq!(
+                find(&objects, "Provider", "signet-mutation")["spec"]["timeout"],
+                2
             );
         }
         if name == "mutation" {
