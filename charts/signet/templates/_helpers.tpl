@@ -47,6 +47,16 @@ the Provider's caBundle together.
 {{- define "signet.tls" -}}
 {{- $secretName := printf "%s-tls" (include "signet.fullname" .) -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace $secretName -}}
+{{- include "signet.tlsFrom" (dict "root" . "existing" $existing) -}}
+{{- end -}}
+
+{{/*
+signet.tls given what `lookup` found (`existing`: the TLS Secret of an earlier install, or
+empty): kept apart so tests can render it with a Secret where no cluster can answer lookup.
+*/}}
+{{- define "signet.tlsFrom" -}}
+{{- $existing := .existing -}}
+{{- with .root -}}
 {{- $tls := dict -}}
 {{- if and .Values.provider.tls.crt .Values.provider.tls.key -}}
 {{- $ca := .Values.provider.tls.cabundle | default .Values.provider.tls.caCert -}}
@@ -72,17 +82,30 @@ the Provider's caBundle together.
 {{- end -}}
 {{- toYaml $tls -}}
 {{- end -}}
+{{- end -}}
 
 {{/* Gatekeeper's CA for mTLS: given, or read from Gatekeeper's webhook Secret. */}}
 {{- define "signet.clientCA" -}}
+{{- $gk := dict -}}
+{{- if not .Values.gatekeeper.clientCA -}}
+{{- $gk = lookup "v1" "Secret" .Values.gatekeeper.namespace "gatekeeper-webhook-server-cert" -}}
+{{- end -}}
+{{- include "signet.clientCAFrom" (dict "root" . "secret" $gk) -}}
+{{- end -}}
+
+{{/* signet.clientCA given what `lookup` found (`secret`: Gatekeeper's webhook Secret, or
+empty), for the same reason as signet.tlsFrom. */}}
+{{- define "signet.clientCAFrom" -}}
+{{- $gk := .secret -}}
+{{- with .root -}}
 {{- if .Values.gatekeeper.clientCA -}}
 {{- .Values.gatekeeper.clientCA -}}
 {{- else -}}
-{{- $gk := lookup "v1" "Secret" .Values.gatekeeper.namespace "gatekeeper-webhook-server-cert" -}}
 {{- if and $gk $gk.data (index $gk.data "ca.crt") -}}
 {{- index $gk.data "ca.crt" | b64dec -}}
 {{- else -}}
 {{- fail (printf "gatekeeper.mtls needs Gatekeeper's CA: install Gatekeeper first (its Secret %s/gatekeeper-webhook-server-cert holds it), set gatekeeper.clientCA, or set gatekeeper.mtls=false" .Values.gatekeeper.namespace) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

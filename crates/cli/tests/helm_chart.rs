@@ -1056,3 +1056,98 @@ fn without_descriptions(schema: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// Copies a directory tree (the chart into the lookup harness).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What the chart makes of what `lookup` finds in a cluster: the serving certificate of an
+/// earlier install is kept (so Gatekeeper's Provider keeps trusting it across upgrades), and
+/// Gatekeeper's CA is read from its webhook Secret. No API server runs here, so the chart's
+/// lookup-dependent helpers are rendered through `tests/helm/lookup-harness` with the Secrets
+/// lookup would return (Helm's `lookup` itself is Helm's).
+#[test]
+fn what_lookup_finds_is_kept_the_tls_secret_across_upgrades_and_gatekeepers_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = dir.path().join("lookup-harness");
+    copy_tree(
+        &signet_testkit::workspace_root().join("tests/helm/lookup-harness"),
+        &harness,
+    );
+    copy_tree(&chart_dir(), &harness.join("charts/signet"));
+    let probe = |values: Value| -> Result<(Value, String), String> {
+        let out = chart_py(&["render", harness.to_str().unwrap(), &values.to_string()]);
+        if let Some(e) = out["error"].as_str() {
+            return Err(e.to_string());
+        }
+        let cm = find(&objects_of(&out), "ConfigMap", "probe").clone();
+        let tls: Value = serde_json::from_str(cm["data"]["tls"].as_str().unwrap()).unwrap();
+        Ok((tls, cm["data"]["clientCA"].as_str().unwrap().to_string()))
+    };
+    let gatekeeper_ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let signet = json!({"cosignKeys": ["k"], "cosign": {"tLogVerify": false},
+                        "gatekeeper": {"clientCA": gatekeeper_ca}});
+
+    // First install: nothing to find, a CA and certificate are generated, anew each render.
+    let (first, _) = probe(json!({"signet": signet})).unwrap();
+    let (again, _) = probe(json!({"signet": signet})).unwrap();
+    assert!(first["ca"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+    assert_ne!(
+        first["crt"], again["crt"],
+        "generated each time: lookup is what keeps it"
+    );
+
+    // Upgrade: the TLS Secret of the first install is found and kept, byte for byte.
+    let secret = |tls: &Value| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "signet-tls"},
+               "data": {"ca.crt": STANDARD.encode(tls["ca"].as_str().unwrap()),
+                        "tls.crt": STANDARD.encode(tls["crt"].as_str().unwrap()),
+                        "tls.key": STANDARD.encode(tls["key"].as_str().unwrap())}})
+    };
+    let (kept, _) = probe(json!({"signet": signet, "existingTLSSecret": secret(&first)})).unwrap();
+    assert_eq!(
+        kept, first,
+        "the upgrade keeps the first install's CA, certificate and key"
+    );
+    // A Secret without a certificate (emptied by hand) is not kept: a new one is generated.
+    let (fresh, _) = probe(json!({"signet": signet,
+        "existingTLSSecret": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "signet-tls"},
+                              "data": {}}}))
+    .unwrap();
+    assert_ne!(fresh["crt"], first["crt"]);
+    // A certificate given in values wins over the one found.
+    let user = TestCa::new("user CA");
+    let leaf = user.issue_server(&["signet.signet-system.svc"]);
+    let mut given = signet.clone();
+    given["provider"] = json!({"tls": {"crt": leaf.cert_pem, "key": leaf.key_pem,
+                                       "cabundle": user.cert_pem()}});
+    let (mine, _) = probe(json!({"signet": given, "existingTLSSecret": secret(&first)})).unwrap();
+    assert_eq!(mine["crt"], leaf.cert_pem);
+    assert_eq!(mine["ca"], user.cert_pem());
+
+    // Gatekeeper's CA: from its webhook Secret when not given, the value when given.
+    let found_ca = TestCa::new("gatekeeper's own CA").cert_pem();
+    let gk_secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "gatekeeper-webhook-server-cert", "namespace": "gatekeeper-system"},
+        "data": {"ca.crt": STANDARD.encode(&found_ca)}});
+    let unset = json!({"gatekeeper": {"clientCA": ""}});
+    let (_, ca) =
+        probe(json!({"signet": signet, "override": unset, "gatekeeperSecret": gk_secret})).unwrap();
+    assert_eq!(ca, found_ca);
+    let (_, ca) = probe(json!({"signet": signet, "gatekeeperSecret": gk_secret})).unwrap();
+    assert_eq!(ca, gatekeeper_ca, "a CA given in values wins");
+    let e = probe(json!({"signet": signet, "override": unset, "gatekeeperSecret": {"data": {}}}))
+        .unwrap_err();
+    assert!(e.contains("gatekeeper.mtls needs Gatekeeper's CA"), "{e}");
+}
