@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Load benchmark of the provider: a release build of `signet serve` against a local registry
-# (ferro-oci-server) with the demo's sample images, driven by wrk with Gatekeeper-shaped
-# ProviderRequests of 3 keys (an image with an SBOM and a cosign signature, one with a Notary
-# Project signature, one unsigned). Two runs: verdict cache on (the steady state) and off (every
-# request resolves the tags and discovers referrers anew). Prints wrk's latency distribution.
-#   scripts/bench-provider.sh [DURATION=10s] [CONNECTIONS=8]
+# Load benchmark of the provider as Gatekeeper uses it: distinct images per request, not the same
+# few keys (which single flight and the cache flatter). A release build of `signet serve`
+# (plain HTTP on 127.0.0.1) against ferro-oci-server (referrers API) holding the demo's three
+# images and POOL more images, with the demo's configuration (notation and cosign verifiers).
+#
+#   warm: every image verified once, then wrk POSTs /v1/verify with KEYS distinct images per
+#         request drawn at random from the pool (KEYS=10 and KEYS=1): images/s and latency.
+#   cold: the verdict cache off (ttl 0s, tagTTL 0s), one image per request, one connection,
+#         each image once in turn; timed against the bare registry requests the same
+#         verification needs (manifest by tag, referrers list, cosign .sig tag), made on one
+#         keep-alive connection in the same run. Prints the ratio.
+#
+#   scripts/bench-provider.sh [DURATION=10s] [CONNECTIONS=8] [POOL=300]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${1:-10s}
 CONNECTIONS=${2:-8}
+POOL=${3:-300}
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 "$ROOT/scripts/install-test-deps.sh" >/dev/null
 cargo build -q --release -p signet --manifest-path "$ROOT/Cargo.toml"
@@ -16,18 +24,101 @@ SIGNET="$CARGO_TARGET_DIR/release/signet"
 
 start_registry
 push_samples
+echo "pushing $POOL more images"
+(
+  cd "$WORK/content"
+  for i in $(seq 1 "$POOL"); do
+    echo "pool image $i" > "pool-$i.txt"
+    "$TOOLS/bin/oras" push --plain-http "$REG/pool/img-$i:v1" "pool-$i.txt:application/vnd.oci.image.layer.v1.tar" >/dev/null
+  done
+)
+KEYS_FILE="$WORK/keys.txt"
+{ echo "$REG/demo/app:v1"; echo "$REG/demo/notation-signed:v1"; echo "$REG/demo/unsigned:v1"
+  for i in $(seq 1 "$POOL"); do echo "$REG/pool/img-$i:v1"; done; } > "$KEYS_FILE"
 
-cat > "$WORK/post.lua" <<LUA
+config_with() { # CACHE_TTL TAG_TTL -> a config template
+  local out="$WORK/template-$1-$2.yaml"
+  { grep -v '^cache:' "$ROOT/scripts/demo-config.yaml"; printf 'cache:\n  ttl: %s\n  tagTTL: %s\n  maxEntries: 100000\n' "$1" "$2"; } > "$out"
+  echo "$out"
+}
+
+# wrk script: each request carries KEYS distinct keys drawn at random from the pool.
+cat > "$WORK/distinct.lua" <<'LUA'
+local keys = {}
+for line in io.lines(os.getenv("KEYS_FILE")) do keys[#keys + 1] = line end
+local per = tonumber(os.getenv("KEYS_PER_REQUEST"))
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["$REG/demo/app:v1","[team-a]$REG/demo/notation-signed:v1","$REG/demo/unsigned:v1"]}}'
+request = function()
+  local chosen, picked = {}, {}
+  while #chosen < per do
+    local i = math.random(#keys)
+    if not picked[i] then picked[i] = true; chosen[#chosen + 1] = '"' .. keys[i] .. '"' end
+  end
+  local body = '{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[' .. table.concat(chosen, ",") .. ']}}'
+  return wrk.format(nil, nil, nil, body)
+end
 LUA
 
-for cache in 60s 0s; do
-  { grep -v '^cache:' "$ROOT/scripts/demo-config.yaml"; printf 'cache:\n  ttl: %s\n' "$cache"; } > "$WORK/template-$cache.yaml"
-  start_provider "$SIGNET" "$WORK/template-$cache.yaml"
-  echo "== cache ttl $cache: wrk -t2 -c$CONNECTIONS -d$DURATION, 3 keys per request"
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "http://127.0.0.1:$PROVIDER_PORT/v1/verify" \
-    | grep -E "Latency|50%|90%|99%|Requests/sec|requests in|Non-2xx|Socket errors"
-  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
+echo "== warm: verdicts cached (ttl 60s, tagTTL 30s), $(wc -l < "$KEYS_FILE") distinct images"
+start_provider "$SIGNET" "$(config_with 60s 30s)"
+python3 - "$PROVIDER_PORT" "$KEYS_FILE" <<'PY'
+import json, sys, urllib.request
+port, keys = sys.argv[1], [l.strip() for l in open(sys.argv[2]) if l.strip()]
+body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": keys}}).encode()
+answer = json.load(urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/verify", body, {"Content-Type": "application/json"}), timeout=60))
+errors = [i for i in answer["response"]["items"] if i.get("error")]
+print(f"warmed {len(keys)} images ({len(errors)} item errors)")
+PY
+for per in 10 1; do
+  echo "-- wrk -t2 -c$CONNECTIONS -d$DURATION, $per distinct image(s) per request"
+  KEYS_FILE="$KEYS_FILE" KEYS_PER_REQUEST=$per wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/distinct.lua" \
+    "http://127.0.0.1:$PROVIDER_PORT/v1/verify" > "$WORK/wrk.txt"
+  grep -E "50%|90%|99%|Requests/sec|Non-2xx|Socket errors" "$WORK/wrk.txt"
+  awk -v per="$per" '/Requests\/sec/ {printf "   images/s: %.0f\n", $2 * per}' "$WORK/wrk.txt"
 done
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
+
+echo "== cold: cache off, one image per request, against the bare registry requests it needs"
+start_provider "$SIGNET" "$(config_with 0s 0s)"
+python3 - "$PROVIDER_PORT" "$REG" "$POOL" <<'PY'
+import http.client, json, sys, time
+port, reg, pool = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host, rport = reg.split(":")
+images = [f"pool/img-{i}" for i in range(1, pool + 1)]
+accept = ", ".join(["application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+def bare(conn, repo):
+    """The requests Signet makes for an unsigned image: the manifest by tag, the referrers list,
+    cosign's .sig tag (404)."""
+    conn.request("GET", f"/v2/{repo}/manifests/v1", headers={"Accept": accept})
+    r = conn.getresponse(); body = r.read()
+    digest = r.getheader("Docker-Content-Digest")
+    conn.request("GET", f"/v2/{repo}/referrers/{digest}", headers={"Accept": "application/vnd.oci.image.index.v1+json"})
+    r = conn.getresponse(); r.read()
+    conn.request("GET", f"/v2/{repo}/manifests/{digest.replace(':', '-')}.sig", headers={"Accept": accept})
+    r = conn.getresponse(); r.read()
+
+def signet(conn, repo):
+    body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
+                       "request": {"keys": [f"{reg}/{repo}:v1"]}})
+    conn.request("POST", "/v1/verify", body=body, headers={"Content-Type": "application/json"})
+    r = conn.getresponse(); answer = json.loads(r.read())
+    item = answer["response"]["items"][0]
+    assert item["value"]["errorReason"] == "NO_SIGNATURE", item
+
+reg_conn = http.client.HTTPConnection(host, int(rport))
+sig_conn = http.client.HTTPConnection("127.0.0.1", int(port))
+bare(reg_conn, images[0]); signet(sig_conn, images[0])  # connections up, tokens none (no auth)
+rounds = 3
+t_bare = t_signet = 0.0
+for _ in range(rounds):
+    for repo in images:
+        t0 = time.perf_counter(); bare(reg_conn, repo); t1 = time.perf_counter()
+        signet(sig_conn, repo); t2 = time.perf_counter()
+        t_bare += t1 - t0; t_signet += t2 - t1
+n = rounds * len(images)
+print(f"images: {n}; bare registry requests: {t_bare / n * 1000:.3f} ms per image; "
+      f"signet cold verification: {t_signet / n * 1000:.3f} ms per image; ratio {t_signet / t_bare:.2f}x")
+PY

@@ -237,6 +237,7 @@ cache:
   {{- else }}
   maxEntries: {{ .Values.cache.maxEntries }}
   {{- end }}
+  tagTTL: {{ .Values.cache.tagTTL | quote }}
 verifiers:
 {{- $n := .Values.notation }}
 {{- $doc := include "signet.notationPolicyDocument" . | fromYaml }}

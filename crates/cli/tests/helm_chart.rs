@@ -749,12 +749,13 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "env": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}],
                 "serviceAccount": {"annotations": {"example.com/role": "signet"}},
                 "logger": {"formatter": "text", "level": "info,signet_registry=debug"},
-                "cache": {"ttl": "5m", "maxEntries": 50000},
+                "cache": {"ttl": "5m", "maxEntries": 50000, "tagTTL": "0s"},
                 "registryCredsSecret": "ghcr-pull"}),
             &[
                 "default:\n    dockerConfig: /etc/signet/registry/default/.dockerconfigjson",
                 "ttl: \"5m\"",
                 "maxEntries: 50000",
+                "tagTTL: \"0s\"",
             ],
         ),
     ];

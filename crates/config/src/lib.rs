@@ -167,6 +167,12 @@ pub struct DiscoveryConfig {
     pub referrers_api: bool,
     /// Fall back to the referrers tag schema when the API is missing.
     pub tag_schema: bool,
+    /// Read the tag schema even when the referrers API answered.
+    pub tag_schema_with_api: bool,
+    /// Also examine the referrers of signatures (signatures on signatures, as Ratify does and
+    /// its notation-nested template needs); off, the referrers of attested documents are still
+    /// examined (the signature on an SBOM), and each signature costs no discovery.
+    pub nested_signatures: bool,
     /// Look up cosign's `sha256-<hex>.sig` / `.att` tags.
     pub cosign_tags: bool,
     /// Levels of referrers examined: 1 = referrers of the image only, 2 = also their referrers, ...
@@ -184,8 +190,11 @@ pub struct DiscoveryConfig {
 pub struct CacheConfig {
     /// How long a verdict for a digest is reused. Zero disables the cache.
     pub ttl: Duration,
-    /// Most verdicts kept.
+    /// Most verdicts kept (and most tag resolutions).
     pub max_entries: u64,
+    /// How long a tag's resolution to a digest is reused, so a cached verdict for a tag key
+    /// needs no registry request. Zero resolves every time.
+    pub tag_ttl: Duration,
 }
 
 /// One verifier instance as configured; its type-specific parameters are validated by the

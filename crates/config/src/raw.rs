@@ -115,6 +115,11 @@ pub struct RawDiscovery {
     pub referrers_api: Option<bool>,
     /// `discovery.tagSchema`.
     pub tag_schema: Option<bool>,
+    /// `discovery.tagSchemaWithAPI`.
+    #[serde(rename = "tagSchemaWithAPI")]
+    pub tag_schema_with_api: Option<bool>,
+    /// `discovery.nestedSignatures`.
+    pub nested_signatures: Option<bool>,
     /// `discovery.cosignTags`.
     pub cosign_tags: Option<bool>,
     /// `discovery.maxDepth`.
@@ -133,6 +138,9 @@ pub struct RawCache {
     pub ttl: Option<String>,
     /// `cache.maxEntries`.
     pub max_entries: Option<u64>,
+    /// `cache.tagTTL`.
+    #[serde(rename = "tagTTL")]
+    pub tag_ttl: Option<String>,
 }
 
 /// One entry of `verifiers`: the common fields; everything else goes to the verifier's factory.

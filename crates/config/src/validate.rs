@@ -233,6 +233,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
     let discovery = DiscoveryConfig {
         referrers_api: d.referrers_api.unwrap_or(true),
         tag_schema: d.tag_schema.unwrap_or(true),
+        tag_schema_with_api: d.tag_schema_with_api.unwrap_or(false),
+        nested_signatures: d.nested_signatures.unwrap_or(true),
         cosign_tags: d.cosign_tags.unwrap_or(true),
         max_depth: d.max_depth.unwrap_or(3),
         max_referrers: d.max_referrers.unwrap_or(128),
@@ -275,6 +277,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             (Duration::ZERO, Duration::from_secs(24 * 3600)),
         ),
         max_entries: c.max_entries.unwrap_or(10_000),
+        tag_ttl: is.duration(
+            "cache.tagTTL",
+            c.tag_ttl.as_deref(),
+            Duration::from_secs(30),
+            (Duration::ZERO, Duration::from_secs(24 * 3600)),
+        ),
     };
 
     // verifiers

@@ -10,6 +10,7 @@ use signet_registry::{
     ClientSettings, DiscoveryOptions, DockerConfig, HostSettings, Limits, RegistryClient,
     RetryPolicy,
 };
+use signet_types::oci::{COSIGN_SIGNATURE_ARTIFACT_TYPE, DSSE_ENVELOPE_ARTIFACT_TYPE};
 use signet_types::Digest;
 use signet_verify::{BuiltVerifiers, StatementVerifier, Verifier, VerifierFactory};
 use tokio::sync::Semaphore;
@@ -193,6 +194,21 @@ pub fn build(
             .build()
     });
 
+    // Tag resolutions are only worth keeping when there are verdicts to find with them.
+    let tags = (cache.is_some() && !config.cache.tag_ttl.is_zero()).then(|| {
+        moka::future::Cache::builder()
+            .max_capacity(config.cache.max_entries)
+            .time_to_live(config.cache.tag_ttl)
+            .build()
+    });
+
+    let handled = |artifact_type: &str| {
+        verifiers
+            .iter()
+            .any(|v| v.artifact_types().iter().any(|t| t == artifact_type))
+    };
+    let cosign_signature_tag = handled(COSIGN_SIGNATURE_ARTIFACT_TYPE);
+    let cosign_attestation_tag = handled(DSSE_ENVELOPE_ARTIFACT_TYPE);
     let inner = Inner {
         registry,
         verifiers,
@@ -200,16 +216,22 @@ pub fn build(
         discovery: DiscoveryOptions {
             referrers_api: config.discovery.referrers_api,
             tag_schema: config.discovery.tag_schema,
+            tag_schema_with_api: config.discovery.tag_schema_with_api,
             cosign_tags: config.discovery.cosign_tags,
+            // A cosign tag no verifier reads would be one request per image for nothing.
+            cosign_signature_tag,
+            cosign_attestation_tag,
             artifact_type: None,
             max_referrers: config.discovery.max_referrers,
         },
         max_depth: config.discovery.max_depth,
+        nested_signatures: config.discovery.nested_signatures,
         max_referrers_per_image: config.discovery.max_referrers_per_image,
         work_budget: config.server.request_deadline,
         key_permits: Semaphore::new(config.server.max_concurrent_keys),
         inflight: Mutex::new(HashMap::new()),
         cache,
+        tags,
         metrics,
         fingerprint,
     };

@@ -10,7 +10,10 @@
 //!   caller waits on the same shared result (so a caller that gives up does not cancel the work,
 //!   and a retry by Gatekeeper finds the verdict in the cache).
 //! - **Cache.** Verdicts are cached by pinned digest and a fingerprint of the verifier and policy
-//!   settings, never by tag; transient failures are never cached.
+//!   settings, never by tag; transient failures are never cached. A tag's resolution is cached
+//!   apart, for `cache.tagTTL`: a key pinned by digest, or a tag resolved within that TTL, with a
+//!   cached verdict is answered from memory without any registry request (so also while the
+//!   registry is down).
 #![warn(missing_docs)]
 
 mod build;
@@ -125,11 +128,16 @@ struct Inner {
     policy: PolicyConfig,
     discovery: DiscoveryOptions,
     max_depth: u32,
+    /// Examine the referrers of signature referrers too (`discovery.nestedSignatures`).
+    nested_signatures: bool,
     max_referrers_per_image: usize,
     work_budget: Duration,
     key_permits: Semaphore,
     inflight: Mutex<HashMap<String, SharedOutcome>>,
     cache: Option<moka::future::Cache<String, Arc<ImageOutcome>>>,
+    /// Tag → the manifest's descriptor it resolved to (`registry/repository:tag`), for
+    /// `cache.tagTTL`.
+    tags: Option<moka::future::Cache<String, signet_types::Descriptor>>,
     metrics: EngineMetrics,
     fingerprint: String,
 }
@@ -146,6 +154,11 @@ impl Engine {
             }
         };
         let key = reference.to_string();
+        // Warm path: a verdict in memory for this image's digest needs no task, no permit and
+        // no registry request.
+        if let Some(hit) = self.inner.cached_verdict(&reference).await {
+            return Arc::new(hit);
+        }
         let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         // A verification this key joined runs on the budget of whoever started it; when that
         // budget ends before this key's own deadline, the key starts (or joins) a fresh one in
@@ -229,7 +242,9 @@ impl Engine {
         futures::future::join_all(futures).await
     }
 
-    /// Resolves an image to its reference pinned by digest.
+    /// Resolves an image to its reference pinned by digest. A tag resolved within
+    /// `cache.tagTTL` (by an earlier mutation or verification) is not asked again, so mutation
+    /// and validation pin a tag to the same digest.
     pub async fn resolve_image(
         &self,
         image: &str,
@@ -237,6 +252,9 @@ impl Engine {
     ) -> Result<String, (ReasonCode, String)> {
         let reference = ImageReference::parse(image)
             .map_err(|e| (ReasonCode::InvalidReference, e.to_string()))?;
+        if let Some(KnownDigest::Tag(d)) = self.inner.known_descriptor(&reference, true).await {
+            return Ok(reference.pinned(&d.digest));
+        }
         let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         match tokio::time::timeout_at(
             wait_until,
@@ -244,7 +262,12 @@ impl Engine {
         )
         .await
         {
-            Ok(Ok(resolved)) => Ok(reference.pinned(&resolved.descriptor.digest)),
+            Ok(Ok(resolved)) => {
+                self.inner
+                    .remember_tag(&reference, &resolved.descriptor)
+                    .await;
+                Ok(reference.pinned(&resolved.descriptor.digest))
+            }
             Ok(Err(e)) => Err((e.reason(), e.to_string())),
             Err(_) => Err((
                 ReasonCode::Timeout,
@@ -305,6 +328,54 @@ impl Drop for InflightGuard {
 }
 
 impl Inner {
+    /// The digest `reference` stands for, without asking the registry: its own, or its tag's
+    /// cached resolution.
+    /// `count`: record the tag cache lookup in the metrics (once per key).
+    async fn known_descriptor(
+        &self,
+        reference: &ImageReference,
+        count: bool,
+    ) -> Option<KnownDigest> {
+        if let Some(d) = &reference.digest {
+            return Some(KnownDigest::Pinned(d.clone()));
+        }
+        let tags = self.tags.as_ref()?;
+        let found = tags.get(&tag_key(reference)).await;
+        if count {
+            self.metrics.cache(if found.is_some() {
+                "tag_hit"
+            } else {
+                "tag_miss"
+            });
+        }
+        found.map(KnownDigest::Tag)
+    }
+
+    /// Keeps a tag's resolution for `cache.tagTTL` (nothing for a digest reference).
+    async fn remember_tag(
+        &self,
+        reference: &ImageReference,
+        descriptor: &signet_types::Descriptor,
+    ) {
+        if let (Some(tags), None) = (&self.tags, &reference.digest) {
+            tags.insert(tag_key(reference), descriptor.clone()).await;
+        }
+    }
+
+    /// The cached verdict for `reference`, with a fresh trace id, when its digest is known
+    /// without the registry.
+    async fn cached_verdict(&self, reference: &ImageReference) -> Option<ImageOutcome> {
+        let cache = self.cache.as_ref()?;
+        let known = self.known_descriptor(reference, true).await?;
+        let pinned = reference.pinned(known.digest());
+        let hit = cache.get(&format!("{pinned}#{}", self.fingerprint)).await?;
+        self.metrics.cache("hit");
+        self.metrics.verdict(hit.result.error_reason);
+        let mut o = (*hit).clone();
+        o.result.trace_id = trace_id();
+        Some(o)
+    }
+
     async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
         let deadline = Instant::now() + self.work_budget;
         let outcome =
@@ -346,11 +417,19 @@ impl Inner {
                 )
             }
         };
-        let resolved = match self.registry.resolve(reference, deadline).await {
-            Ok(r) => r,
-            Err(e) => return ImageOutcome::error(e.reason(), e.to_string(), None),
+        // A tag resolved within cache.tagTTL is not resolved again; a digest always is (its
+        // manifest's media type and size make the subject, and the fetch checks the digest).
+        let descriptor = match self.known_descriptor(reference, false).await {
+            Some(KnownDigest::Tag(d)) => d,
+            _ => match self.registry.resolve(reference, deadline).await {
+                Ok(r) => {
+                    self.remember_tag(reference, &r.descriptor).await;
+                    r.descriptor
+                }
+                Err(e) => return ImageOutcome::error(e.reason(), e.to_string(), None),
+            },
         };
-        let pinned = reference.pinned(&resolved.descriptor.digest);
+        let pinned = reference.pinned(&descriptor.digest);
         let cache_key = format!("{pinned}#{}", self.fingerprint);
         if let Some(cache) = &self.cache {
             if let Some(hit) = cache.get(&cache_key).await {
@@ -361,7 +440,7 @@ impl Inner {
             }
             self.metrics.cache("miss");
         }
-        let subject = signet_verify::Subject::new(reference.repository_path(), resolved.descriptor);
+        let subject = signet_verify::Subject::new(reference.repository_path(), descriptor);
         let outcome = self.verify_subject_tree(subject, pinned, deadline).await;
         // A failed verdict is not cached when any failure in it may go away on retry, even one
         // the top-level reason does not name (e.g. one signature's revocation status unknown).
@@ -421,4 +500,30 @@ fn any_transient(reports: &[signet_types::VerifierReport]) -> bool {
     reports.iter().any(|r| {
         r.error_reason.is_some_and(|e| e.is_transient()) || any_transient(&r.nested_results)
     })
+}
+
+/// A digest known without asking the registry.
+enum KnownDigest {
+    /// The reference's own.
+    Pinned(signet_types::Digest),
+    /// The cached resolution of the reference's tag.
+    Tag(signet_types::Descriptor),
+}
+
+impl KnownDigest {
+    fn digest(&self) -> &signet_types::Digest {
+        match self {
+            KnownDigest::Pinned(d) => d,
+            KnownDigest::Tag(d) => &d.digest,
+        }
+    }
+}
+
+/// The tag cache's key: `registry/repository:tag` (`latest` when the reference has no tag).
+fn tag_key(reference: &ImageReference) -> String {
+    format!(
+        "{}:{}",
+        reference.repository_path(),
+        reference.tag.as_deref().unwrap_or("latest")
+    )
 }

@@ -126,7 +126,7 @@ pub fn decide(
                 is_success: false,
                 error_reason: Some(ReasonCode::NoSignature),
                 message: Some(format!(
-                    "no signature or attestation is attached to {subject}; sign the image or check that the registry and discovery settings can see its referrers"
+                    "nothing a configured verifier takes is attached to {subject} (no signature or attestation found; cosign tags are looked up only for the types verifiers take); sign the image or check that the registry and discovery settings can see its referrers"
                 )),
             }
         } else {

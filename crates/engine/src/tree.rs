@@ -128,8 +128,15 @@ async fn examine_referrer(
     }
 
     // Referrers of this referrer (for example a signature on an SBOM), verified alongside.
+    // Always under what verifiers judge as documents (attestations, which a signature can
+    // sign); under signatures only with discovery.nestedSignatures (the default, Ratify's
+    // behaviour), since looking costs a discovery round per signature.
+    let descend = inner.nested_signatures
+        || matching
+            .iter()
+            .any(|v| v.is_attestation_verifier() || v.signature_required(&referrer));
     let nested = async {
-        if depth >= inner.max_depth {
+        if depth >= inner.max_depth || !descend {
             return Ok(Found::default());
         }
         let nested_subject = Subject::new(subject.repository.clone(), referrer.clone());

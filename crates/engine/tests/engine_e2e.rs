@@ -21,6 +21,7 @@ use tokio::time::Instant;
 const TYPE_SIG: &str = "application/vnd.example.sig";
 const TYPE_SBOM: &str = "application/vnd.example.sbom";
 const TYPE_OTHER: &str = "application/vnd.example.other";
+const COSIGN_SIG: &str = signet_types::oci::COSIGN_SIGNATURE_ARTIFACT_TYPE;
 
 /// Passes when the referrer manifest's annotation `test/verdict` is `pass` and its layer blob
 /// reads back as `payload:<subject digest>`; counts its calls; can be slowed down.
@@ -386,7 +387,12 @@ async fn nested_results_and_depth_limit() {
     f.attach("nest", &sbom, TYPE_SIG, "fail", &sbom.digest)
         .await;
 
-    let engine = f.engine(&verifiers_yaml(0), Arc::new(AtomicUsize::new(0)));
+    // The test verifiers are signature verifiers to the engine: nesting under them is asked for.
+    let nested = format!(
+        "discovery:\n  nestedSignatures: true\n{}",
+        verifiers_yaml(0)
+    );
+    let engine = f.engine(&nested, Arc::new(AtomicUsize::new(0)));
     let out = engine
         .verify_image(&f.registry.reference("nest:v1"), deadline(5000))
         .await;
@@ -414,7 +420,10 @@ async fn nested_results_and_depth_limit() {
     assert_eq!(r.error_reason, Some(ReasonCode::UntrustedSigner));
 
     let shallow = f.engine(
-        &format!("discovery:\n  maxDepth: 1\n{}", verifiers_yaml(0)),
+        &format!(
+            "discovery:\n  maxDepth: 1\n  nestedSignatures: true\n{}",
+            verifiers_yaml(0)
+        ),
         Arc::new(AtomicUsize::new(0)),
     );
     let out = shallow
@@ -921,7 +930,7 @@ async fn referrer_limits_hold_per_subject_and_per_image() {
     let limits = |per_subject: usize, per_image: usize| {
         f.engine(
             &format!(
-                "discovery:\n  maxReferrers: {per_subject}\n  maxReferrersPerImage: {per_image}\n{}",
+                "discovery:\n  maxReferrers: {per_subject}\n  maxReferrersPerImage: {per_image}\n  nestedSignatures: true\n{}",
                 verifiers_yaml(0)
             ),
             Arc::new(AtomicUsize::new(0)),
@@ -962,5 +971,336 @@ async fn referrer_limits_hold_per_subject_and_per_image() {
         nested[0].message.contains("maxReferrersPerImage"),
         "{}",
         nested[0].message
+    );
+}
+
+/// An engine for `f`'s registry with a verdict cache and the given `cache.tagTTL`.
+fn cached_engine(f: &Fixture, tag_ttl: &str, calls: Arc<AtomicUsize>) -> Engine {
+    f.engine(
+        &format!(
+            "cache:\n  ttl: 60s\n  tagTTL: {tag_ttl}\n{}",
+            verifiers_yaml(0)
+        ),
+        calls,
+    )
+}
+
+#[tokio::test]
+async fn cached_verdicts_are_answered_without_the_registry_even_when_it_is_down() {
+    let mut f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("warm", "v1", "warm")
+        .await
+        .unwrap();
+    f.attach("warm", &img, TYPE_SIG, "pass", &img.digest).await;
+    let other = f
+        .registry
+        .push_sample_image("cold", "v1", "cold")
+        .await
+        .unwrap();
+    f.attach("cold", &other, TYPE_SIG, "pass", &other.digest)
+        .await;
+    let by_tag = f.registry.reference("warm:v1");
+    let by_digest = f.registry.reference(&format!("warm@{}", img.digest));
+    let cold = f.registry.reference("cold:v1");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let engine = f.engine_with_metrics(
+        &format!("cache:\n  ttl: 60s\n  tagTTL: 30s\n{}", verifiers_yaml(0)),
+        calls.clone(),
+        metrics,
+    );
+    let no_tag_ttl = cached_engine(&f, "0s", Arc::new(AtomicUsize::new(0)));
+    for e in [&engine, &no_tag_ttl] {
+        let first = e
+            .verify_keys(std::slice::from_ref(&by_tag), deadline(5000))
+            .await;
+        assert_eq!(first[0].value["isSuccess"], true, "{first:?}");
+    }
+
+    f.registry.stop();
+    // The digest-pinned key and the tag resolved 30 s ago or less: from memory.
+    let warm = engine
+        .verify_keys(&[by_tag.clone(), by_digest.clone()], deadline(5000))
+        .await;
+    for item in &warm {
+        assert!(item.error.is_empty(), "{item:?}");
+        assert_eq!(item.value["isSuccess"], true, "{item:?}");
+        assert_eq!(
+            item.value["subject"],
+            format!("{}/warm@{}", f.registry.host(), img.digest)
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "verified once, answered thrice"
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("signet_cache_lookups_total{result=\"tag_hit\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signet_cache_lookups_total{result=\"hit\"} 2"),
+        "{text}"
+    );
+    // Mutation pins the tag to the digest it was resolved to, from memory too.
+    let pinned = engine
+        .mutate_keys(std::slice::from_ref(&by_tag), deadline(5000))
+        .await;
+    assert_eq!(
+        pinned[0].value,
+        json!(format!("{}/warm@{}", f.registry.host(), img.digest)),
+        "{pinned:?}"
+    );
+    // An image never seen fails closed, as ever.
+    let unseen = engine
+        .verify_keys(std::slice::from_ref(&cold), deadline(5000))
+        .await;
+    assert!(
+        unseen[0].error.starts_with("registry_unreachable:"),
+        "{unseen:?}"
+    );
+    assert_eq!(unseen[0].value["isSuccess"], false);
+    // tagTTL 0s: a tag is resolved every time, so with the registry down it fails; the
+    // digest-pinned key is still answered from memory.
+    let no_ttl = no_tag_ttl
+        .verify_keys(&[by_tag, by_digest], deadline(5000))
+        .await;
+    assert!(
+        no_ttl[0].error.starts_with("registry_unreachable:"),
+        "{no_ttl:?}"
+    );
+    assert!(no_ttl[1].error.is_empty(), "{no_ttl:?}");
+    assert_eq!(no_ttl[1].value["isSuccess"], true);
+}
+
+#[tokio::test]
+async fn a_moved_tag_is_followed_once_its_resolution_expires() {
+    let f = Fixture::new().await;
+    let first = f
+        .registry
+        .push_sample_image("moving", "v1", "first")
+        .await
+        .unwrap();
+    f.attach("moving", &first, TYPE_SIG, "pass", &first.digest)
+        .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = cached_engine(&f, "1s", calls.clone());
+    let key = f.registry.reference("moving:v1");
+    let a = engine
+        .verify_keys(std::slice::from_ref(&key), deadline(5000))
+        .await;
+    assert_eq!(a[0].value["isSuccess"], true, "{a:?}");
+
+    // The tag moves to an unsigned image.
+    let second = f
+        .registry
+        .push_sample_image("moving", "v1", "second")
+        .await
+        .unwrap();
+    assert_ne!(first.digest, second.digest);
+    let within = engine
+        .verify_keys(std::slice::from_ref(&key), deadline(5000))
+        .await;
+    assert_eq!(
+        within[0].value["subject"],
+        format!("{}/moving@{}", f.registry.host(), first.digest),
+        "within tagTTL the tag still means the digest it was resolved to"
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let after = engine
+        .verify_keys(std::slice::from_ref(&key), deadline(5000))
+        .await;
+    assert_eq!(
+        after[0].value["subject"],
+        format!("{}/moving@{}", f.registry.host(), second.digest)
+    );
+    assert_eq!(after[0].value["isSuccess"], false, "{after:?}");
+    assert_eq!(after[0].value["errorReason"], "NO_SIGNATURE");
+}
+
+/// Registry requests recorded in `registry`'s `signet_registry_requests_total`, as
+/// `method status` lines (one per request), sorted.
+fn requests_made(registry: &prometheus_client::registry::Registry) -> Vec<String> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("signet_registry_requests_total{") else {
+            continue;
+        };
+        let (labels, count) = rest.rsplit_once("} ").unwrap();
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        for _ in 0..count.parse::<u64>().unwrap() {
+            out.push(format!("{} {}", label("method"), label("status")));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A cold verification makes only the requests it needs. On a registry with the referrers API
+/// and one signature: resolve, the referrers list, the signature's manifest and blob, and (by
+/// default, `nestedSignatures`) the signature's own referrers list: 5 (the tag schema, cosign
+/// tags no verifier reads and the tag schema and cosign tags of the signature were 6 more);
+/// 4 with `nestedSignatures: false`. A signature found through a cosign `.sig` tag is read
+/// once, by tag, not again by digest.
+#[tokio::test]
+async fn a_cold_verification_makes_only_the_requests_it_needs() {
+    let f = Fixture::new().await;
+    assert!(f.registry.has_referrers_api());
+    let img = f
+        .registry
+        .push_sample_image("lean", "v1", "lean")
+        .await
+        .unwrap();
+    let sig = f.attach("lean", &img, TYPE_SIG, "pass", &img.digest).await;
+    // Something attached to the signature: seen by default, not looked for without nesting.
+    f.attach("lean", &sig, TYPE_OTHER, "pass", &sig.digest)
+        .await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let engine = f.engine_with_metrics(
+        &sigcheck_yaml("delayMs: 0"),
+        Arc::new(AtomicUsize::new(0)),
+        metrics,
+    );
+    let out = engine
+        .verify_image(&f.registry.reference("lean:v1"), deadline(5000))
+        .await;
+    assert!(out.result.is_success, "{:?}", out.result);
+    assert_eq!(
+        out.result.unverified_referrers[0].artifact_type, TYPE_OTHER,
+        "{:?}",
+        out.result
+    );
+    assert_eq!(
+        requests_made(&registry),
+        ["GET 200", "GET 200", "GET 200", "GET 200", "GET 200"],
+        "resolve, referrers, signature manifest, signature blob, the signature's referrers"
+    );
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let flat = format!(
+        "discovery:\n  nestedSignatures: false\n{}",
+        sigcheck_yaml("delayMs: 0")
+    );
+    let engine = f.engine_with_metrics(&flat, Arc::new(AtomicUsize::new(0)), metrics);
+    let out = engine
+        .verify_image(&f.registry.reference("lean:v1"), deadline(5000))
+        .await;
+    assert!(out.result.is_success, "{:?}", out.result);
+    assert!(
+        out.result.unverified_referrers.is_empty(),
+        "{:?}",
+        out.result
+    );
+    assert!(out.result.verifier_reports[0].nested_results.is_empty());
+    assert_eq!(
+        requests_made(&registry),
+        ["GET 200", "GET 200", "GET 200", "GET 200"],
+        "resolve, referrers, signature manifest, signature blob"
+    );
+
+    // A cosign-style `.sig` tag read by a verifier of that type: the tag GET is the only read
+    // of its manifest.
+    let img2 = f
+        .registry
+        .push_sample_image("sigtag", "v1", "sigtag")
+        .await
+        .unwrap();
+    let sig2 = f
+        .attach("sigtag", &img2, COSIGN_SIG, "pass", &img2.digest)
+        .await;
+    let bytes = f
+        .registry
+        .get_manifest("sigtag", &sig2.digest.to_string())
+        .await
+        .unwrap()
+        .1;
+    // The same manifest under cosign's tag; the subject field is left, which cosign's lacks,
+    // but discovery by tag does not read it.
+    f.registry
+        .push_manifest(
+            "sigtag",
+            &format!("{}.sig", img2.digest.referrers_tag()),
+            "application/vnd.oci.image.manifest.v1+json",
+            &bytes,
+        )
+        .await
+        .unwrap();
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let cosign_like = format!(
+        "discovery:\n  referrersAPI: false\n  tagSchema: false\n  nestedSignatures: false\nverifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{COSIGN_SIG}]\n"
+    );
+    let engine = f.engine_with_metrics(&cosign_like, Arc::new(AtomicUsize::new(0)), metrics);
+    let out = engine
+        .verify_image(&f.registry.reference("sigtag:v1"), deadline(5000))
+        .await;
+    assert!(out.result.is_success, "{:?}", out.result);
+    assert_eq!(
+        requests_made(&registry),
+        ["GET 200", "GET 200", "GET 200"],
+        "resolve, the .sig tag (its manifest, read once), the signature blob; no .att lookup without a verifier for it"
+    );
+}
+
+/// On a registry without the referrers API: the API's 404 is remembered, and the next
+/// discovery goes to the tag schema straight away.
+#[tokio::test]
+async fn a_registry_without_the_referrers_api_is_asked_for_it_once() {
+    let reg = Registry::start_distribution_plain_noauth()
+        .await
+        .expect("docker-registry starts");
+    assert!(!reg.has_referrers_api());
+    let f = Fixture { registry: reg };
+    let mut keys = Vec::new();
+    for name in ["old-a", "old-b"] {
+        let img = f
+            .registry
+            .push_sample_image(name, "v1", name)
+            .await
+            .unwrap();
+        keys.push(f.registry.reference(&format!("{name}:v1")));
+        let _ = img;
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = EngineMetrics::register(&mut registry);
+    let engine = f.engine_with_metrics(
+        &sigcheck_yaml("delayMs: 0"),
+        Arc::new(AtomicUsize::new(0)),
+        metrics,
+    );
+    let first = engine.verify_image(&keys[0], deadline(5000)).await;
+    assert_eq!(
+        first.result.error_reason,
+        Some(ReasonCode::NoSignature),
+        "{:?}",
+        first.result
+    );
+    assert_eq!(
+        requests_made(&registry),
+        ["GET 200", "GET 404", "GET 404"],
+        "resolve, the referrers API (none: 404), the tag schema (no tag: 404)"
+    );
+    let second = engine.verify_image(&keys[1], deadline(5000)).await;
+    assert_eq!(second.result.error_reason, Some(ReasonCode::NoSignature));
+    assert_eq!(
+        requests_made(&registry),
+        ["GET 200", "GET 200", "GET 404", "GET 404", "GET 404"],
+        "then: resolve and the tag schema only"
     );
 }

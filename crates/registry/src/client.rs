@@ -12,6 +12,11 @@ use signet_types::{Descriptor, Digest, ImageIndex, ImageManifest};
 use tokio::time::Instant;
 
 use crate::auth::TokenCache;
+
+/// How long a fetched manifest is kept for a second read by digest: one verification's span.
+const RECENT_MANIFEST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+/// Bytes of recent manifests kept at most (a signature manifest is under 2 KB).
+const RECENT_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
 use crate::reference::normalize_host;
 use crate::settings::{ClientSettings, HostSettings, Limits};
 use crate::transport::{
@@ -44,6 +49,12 @@ pub(crate) struct Inner {
     default_http: reqwest::Client,
     /// Hosts met in references but not configured, created on first use with the defaults.
     dynamic: Mutex<HashMap<String, Arc<Host>>>,
+    /// Registries that answered without a referrers API, and until when that is believed.
+    no_referrers_api: Mutex<HashMap<String, std::time::Instant>>,
+    /// Manifests fetched in the last moments, by repository and digest (computed over their
+    /// bytes), so a manifest discovery read by tag (a cosign `.sig`) or to learn its type is not
+    /// fetched again by the verifier that reads it by digest.
+    recent_manifests: moka::future::Cache<(String, Digest), ResolvedManifest>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -94,8 +105,40 @@ impl RegistryClient {
                 default_settings: settings.default,
                 default_http,
                 dynamic: Mutex::new(HashMap::new()),
+                no_referrers_api: Mutex::new(HashMap::new()),
+                recent_manifests: moka::future::Cache::builder()
+                    .max_capacity(RECENT_MANIFEST_BYTES)
+                    .weigher(|_, m: &ResolvedManifest| {
+                        u32::try_from(m.bytes.len()).unwrap_or(u32::MAX)
+                    })
+                    .time_to_live(RECENT_MANIFEST_TTL)
+                    .build(),
             }),
         })
+    }
+
+    /// True while `registry` is remembered as having no referrers API.
+    pub(crate) fn known_without_referrers_api(&self, registry: &str) -> bool {
+        let memo = self
+            .inner
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        memo.get(normalize_host(registry))
+            .is_some_and(|until| std::time::Instant::now() < *until)
+    }
+
+    /// Remembers for [`crate::referrers::NO_API_MEMORY`] that `registry` has no referrers API.
+    pub(crate) fn remember_without_referrers_api(&self, registry: &str) {
+        let mut memo = self
+            .inner
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        memo.insert(
+            normalize_host(registry).to_string(),
+            std::time::Instant::now() + crate::referrers::NO_API_MEMORY,
+        );
     }
 
     /// The size limits in force.
@@ -168,6 +211,12 @@ impl RegistryClient {
         deadline: Instant,
     ) -> Result<ResolvedManifest, RegistryError> {
         let digest = &descriptor.digest;
+        let recent_key = (repo.to_string(), digest.clone());
+        if let Some(m) = self.inner.recent_manifests.get(&recent_key).await {
+            if m.descriptor.size == descriptor.size {
+                return Ok(m);
+            }
+        }
         let limit = self.inner.limits.max_manifest_bytes;
         if descriptor.size > limit {
             return Err(RegistryError::SizeLimitExceeded {
@@ -303,17 +352,22 @@ impl RegistryClient {
         let (media_type, artifact_type) =
             describe(&bytes, content_type.as_deref(), reference, repo)?;
         tracing::debug!(%repo, reference, %digest, media_type, size = bytes.len(), "manifest fetched");
-        Ok(ResolvedManifest {
+        let m = ResolvedManifest {
             descriptor: Descriptor {
                 media_type,
-                digest,
+                digest: digest.clone(),
                 size: bytes.len() as u64,
                 artifact_type,
                 annotations: Default::default(),
                 platform: None,
             },
             bytes,
-        })
+        };
+        self.inner
+            .recent_manifests
+            .insert((repo.to_string(), digest), m.clone())
+            .await;
+        Ok(m)
     }
 
     /// Fetches the blob a descriptor names. Refused before fetching when the descriptor's size is

@@ -15,6 +15,9 @@ use tokio::time::Instant;
 use crate::transport::{error_body, read_limited, unexpected_status, Body};
 use crate::{Missing, RegistryClient, RegistryError, RepositoryRef};
 
+/// How long a registry that answered without a referrers API is believed to have none.
+pub(crate) const NO_API_MEMORY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Pages of a referrers list followed at most; past it discovery fails rather than truncates.
 const MAX_PAGES: usize = 100;
 
@@ -28,10 +31,19 @@ pub const DEFAULT_MAX_REFERRERS: usize = 128;
 pub struct DiscoveryOptions {
     /// Ask the OCI 1.1 referrers API.
     pub referrers_api: bool,
-    /// Read the `sha256-<hex>` referrers tag schema index.
+    /// Read the `sha256-<hex>` referrers tag schema index, as the API's fallback: when the API
+    /// is off or the registry has none.
     pub tag_schema: bool,
+    /// Read the tag schema even when the referrers API answered (content written only to the
+    /// tag schema on a registry that has the API, e.g. copied before it gained it): one more
+    /// request per artifact.
+    pub tag_schema_with_api: bool,
     /// Look for cosign's `sha256-<hex>.sig` and `.att` tags.
     pub cosign_tags: bool,
+    /// With `cosign_tags`: the `.sig` tag (off when no verifier takes cosign signatures).
+    pub cosign_signature_tag: bool,
+    /// With `cosign_tags`: the `.att` tag (off when no verifier takes DSSE attestations).
+    pub cosign_attestation_tag: bool,
     /// Only referrers of this artifact type.
     pub artifact_type: Option<String>,
     /// Referrers of one subject examined at most. A list longer than this (after merging and
@@ -47,7 +59,10 @@ impl Default for DiscoveryOptions {
         DiscoveryOptions {
             referrers_api: true,
             tag_schema: true,
+            tag_schema_with_api: false,
             cosign_tags: true,
+            cosign_signature_tag: true,
+            cosign_attestation_tag: true,
             artifact_type: None,
             max_referrers: DEFAULT_MAX_REFERRERS,
         }
@@ -65,10 +80,11 @@ enum ApiAnswer {
 impl RegistryClient {
     /// Lists the referrers of `subject` in `repo`.
     ///
-    /// The referrers API and the tag schema are asked together when both are on: the tag schema
-    /// is the API's fallback, but content copied by tools that only write the tag schema stays
-    /// findable on registries with the API, at the cost of one concurrent request. A missing tag
-    /// means no referrers; an unknown repository is [`RegistryError::NotFound`]. Cosign tags are
+    /// The referrers API first; the tag schema only as its fallback (the API off, or the
+    /// registry without one), unless `tag_schema_with_api`. A registry found without the API is
+    /// remembered for [`NO_API_MEMORY`], so its next discoveries go to the tag schema straight
+    /// away rather than one round trip later. A missing tag means no referrers; an unknown
+    /// repository is [`RegistryError::NotFound`]. Cosign tags are
     /// surfaced as descriptors of the tagged manifest with the cosign signature (`.sig`) or DSSE
     /// (`.att`) artifact type. Any other failure fails the whole discovery (fail closed).
     pub async fn referrers(
@@ -78,52 +94,62 @@ impl RegistryClient {
         opts: &DiscoveryOptions,
         deadline: Instant,
     ) -> Result<Vec<Descriptor>, RegistryError> {
-        let api = async {
-            if opts.referrers_api {
-                self.referrers_api(repo, subject, opts, deadline)
-                    .await
-                    .map(Some)
+        let listed = async {
+            let api = if opts.referrers_api && !self.known_without_referrers_api(&repo.registry) {
+                Some(self.referrers_api(repo, subject, opts, deadline).await?)
             } else {
-                Ok(None)
+                None
+            };
+            let mut found = Vec::new();
+            let schema_needed = match api {
+                Some(ApiAnswer::Listed(list)) => {
+                    found.extend(list);
+                    opts.tag_schema_with_api
+                }
+                Some(ApiAnswer::Unsupported) => {
+                    tracing::debug!(%repo, "registry has no referrers API");
+                    self.remember_without_referrers_api(&repo.registry);
+                    true
+                }
+                None => true,
+            };
+            if opts.tag_schema && schema_needed {
+                found.extend(self.tag_schema(repo, subject, opts, deadline).await?);
             }
-        };
-        let tag_schema = async {
-            if opts.tag_schema {
-                self.tag_schema(repo, subject, opts, deadline)
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
+            Ok::<_, RegistryError>(found)
         };
         let cosign = async {
             if opts.cosign_tags {
-                let (sig, att) = futures::join!(
-                    self.cosign_tag(
-                        repo,
-                        subject,
-                        "sig",
-                        COSIGN_SIGNATURE_ARTIFACT_TYPE,
-                        deadline
-                    ),
-                    self.cosign_tag(repo, subject, "att", DSSE_ENVELOPE_ARTIFACT_TYPE, deadline),
-                );
+                let sig = async {
+                    if opts.cosign_signature_tag {
+                        self.cosign_tag(
+                            repo,
+                            subject,
+                            "sig",
+                            COSIGN_SIGNATURE_ARTIFACT_TYPE,
+                            deadline,
+                        )
+                        .await
+                    } else {
+                        Ok(None)
+                    }
+                };
+                let att = async {
+                    if opts.cosign_attestation_tag {
+                        self.cosign_tag(repo, subject, "att", DSSE_ENVELOPE_ARTIFACT_TYPE, deadline)
+                            .await
+                    } else {
+                        Ok(None)
+                    }
+                };
+                let (sig, att) = futures::join!(sig, att);
                 Ok::<_, RegistryError>(sig?.into_iter().chain(att?).collect::<Vec<_>>())
             } else {
                 Ok(Vec::new())
             }
         };
-        let (api, tag_schema, cosign) = futures::join!(api, tag_schema, cosign);
-
-        let mut found = Vec::new();
-        match api? {
-            Some(ApiAnswer::Listed(list)) => found.extend(list),
-            Some(ApiAnswer::Unsupported) => {
-                tracing::debug!(%repo, "registry has no referrers API");
-            }
-            None => {}
-        }
-        found.extend(tag_schema?.unwrap_or_default());
+        let (listed, cosign) = futures::join!(listed, cosign);
+        let mut found = listed?;
         // The limit holds before any referrer's manifest is fetched (refine), so a long list
         // costs one parse and nothing more.
         let mut seen = HashSet::new();

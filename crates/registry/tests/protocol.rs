@@ -276,8 +276,13 @@ async fn referrers_404_means_fallback_unless_the_repository_is_unknown() {
         got[0].artifact_type.as_deref(),
         Some("application/vnd.cncf.notary.signature")
     );
+    // The registry without the API was asked for it once: the second discovery went to the tag
+    // schema straight away.
+    assert_eq!(m.hits(&format!("/v2/plain/referrers/{subject}")), 1);
 
-    // A 404 carrying NAME_UNKNOWN: the repository does not exist.
+    // A 404 carrying NAME_UNKNOWN: the repository does not exist. (A new client: this one now
+    // knows the mock has no referrers API and would not ask it.)
+    let c = client_for(&m, None, Arc::default());
     m.on(
         &format!("/v2/gone/referrers/{subject}"),
         Canned::json(404, "application/json", r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#),

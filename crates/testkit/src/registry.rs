@@ -737,6 +737,14 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Stops the registry process (its port then refuses connections), as a registry outage.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
