@@ -383,7 +383,7 @@ mod tests {
     fn item(value: serde_json::Value, error: &str) -> Item {
         Item {
             key: "reg/app:v1".into(),
-            value,
+            value: value.into(),
             error: error.into(),
         }
     }

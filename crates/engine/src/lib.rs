@@ -74,7 +74,10 @@ impl ImageOutcome {
     pub fn to_item(&self, key: &str) -> Item {
         Item {
             key: key.to_string(),
-            value: serde_json::to_value(&self.result).unwrap_or(serde_json::Value::Null),
+            // Serialized straight to text: no Value tree is built for an answer only sent.
+            value: serde_json::value::to_raw_value(&self.result)
+                .map(|raw| signet_types::gatekeeper::ItemValue::text(Arc::from(raw)))
+                .unwrap_or_default(),
             error: self.item_error.clone().unwrap_or_default(),
         }
     }
@@ -134,7 +137,7 @@ struct Inner {
     work_budget: Duration,
     key_permits: Semaphore,
     inflight: Mutex<HashMap<String, SharedOutcome>>,
-    cache: Option<moka::future::Cache<String, Arc<ImageOutcome>>>,
+    cache: Option<moka::future::Cache<String, Arc<CachedVerdict>>>,
     /// Tag → the manifest's descriptor it resolved to (`registry/repository:tag`), for
     /// `cache.tagTTL`.
     tags: Option<moka::future::Cache<String, signet_types::Descriptor>>,
@@ -142,23 +145,101 @@ struct Inner {
     fingerprint: String,
 }
 
+/// A verdict as the cache keeps it: the result serialized once, as the provider sends it, so
+/// a cached answer is neither rebuilt nor cloned, and takes the size of its JSON in memory.
+/// It carries the trace id and time of the verification that made it (the ones its "verified"
+/// log line names).
+pub(crate) struct CachedVerdict {
+    json: Arc<serde_json::value::RawValue>,
+    item_error: Option<Box<str>>,
+    reason: Option<ReasonCode>,
+}
+
+impl CachedVerdict {
+    /// The verdict of `outcome`, serialized; None in the impossible case it does not serialize.
+    fn of(outcome: &ImageOutcome) -> Option<Self> {
+        let json = serde_json::value::to_raw_value(&outcome.result).ok()?;
+        Some(CachedVerdict {
+            json: Arc::from(json),
+            item_error: outcome.item_error.as_deref().map(Box::from),
+            reason: outcome.result.error_reason,
+        })
+    }
+
+    fn to_item(&self, key: &str) -> Item {
+        Item {
+            key: key.to_string(),
+            value: signet_types::gatekeeper::ItemValue::text(self.json.clone()),
+            error: self.item_error.as_deref().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The verdict as an [`ImageOutcome`] again (for callers that read the result's fields).
+    fn to_outcome(&self) -> ImageOutcome {
+        match serde_json::from_str::<VerificationResult>(self.json.get()) {
+            Ok(result) => ImageOutcome {
+                result,
+                item_error: self.item_error.as_deref().map(str::to_string),
+            },
+            Err(e) => ImageOutcome::error(
+                ReasonCode::InternalError,
+                format!("a cached verdict could not be read back: {e}"),
+                None,
+            ),
+        }
+    }
+}
+
+/// What answering one image produced: a fresh outcome, or a cached verdict.
+enum Answer {
+    Outcome(Arc<ImageOutcome>),
+    Cached(Arc<CachedVerdict>),
+}
+
 impl Engine {
     /// Verifies one image, waiting at most until `deadline`.
     pub async fn verify_image(&self, image: &str, deadline: Instant) -> Arc<ImageOutcome> {
+        match self.answer(image, deadline).await {
+            Answer::Outcome(o) => o,
+            Answer::Cached(c) => Arc::new(c.to_outcome()),
+        }
+    }
+
+    /// The Gatekeeper item for `key` (`[namespace]image` or `image`), before `deadline`.
+    async fn verify_key(&self, key: &str, deadline: Instant) -> Item {
+        match ProviderKey::parse(key) {
+            Ok(k) => match self.answer(k.image, deadline).await {
+                Answer::Outcome(o) => o.to_item(key),
+                Answer::Cached(c) => c.to_item(key),
+            },
+            Err(e) => ImageOutcome::error(e.reason(), e.to_string(), None).to_item(key),
+        }
+    }
+
+    async fn answer(&self, image: &str, deadline: Instant) -> Answer {
         let reference = match ImageReference::parse(image) {
             Ok(r) => r,
             Err(e) => {
                 let o = ImageOutcome::error(ReasonCode::InvalidReference, e.to_string(), None);
                 self.inner.metrics.verdict(o.result.error_reason);
-                return Arc::new(o);
+                return Answer::Outcome(Arc::new(o));
             }
         };
-        let key = reference.to_string();
         // Warm path: a verdict in memory for this image's digest needs no task, no permit and
         // no registry request.
         if let Some(hit) = self.inner.cached_verdict(&reference).await {
-            return Arc::new(hit);
+            return Answer::Cached(hit);
         }
+        Answer::Outcome(self.verify_reference_once(reference, deadline).await)
+    }
+
+    /// Verifies `reference` (single flight), waiting at most until `deadline`.
+    async fn verify_reference_once(
+        &self,
+        reference: ImageReference,
+        deadline: Instant,
+    ) -> Arc<ImageOutcome> {
+        let key = reference.to_string();
         let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         // A verification this key joined runs on the budget of whoever started it; when that
         // budget ends before this key's own deadline, the key starts (or joins) a fresh one in
@@ -233,12 +314,7 @@ impl Engine {
     /// Answers a Gatekeeper verify request: one item per key, in request order, before
     /// `deadline`.
     pub async fn verify_keys(&self, keys: &[String], deadline: Instant) -> Vec<Item> {
-        let futures = keys.iter().map(|key| async move {
-            match ProviderKey::parse(key) {
-                Ok(k) => self.verify_image(k.image, deadline).await.to_item(key),
-                Err(e) => ImageOutcome::error(e.reason(), e.to_string(), None).to_item(key),
-            }
-        });
+        let futures = keys.iter().map(|key| self.verify_key(key, deadline));
         futures::future::join_all(futures).await
     }
 
@@ -287,12 +363,12 @@ impl Engine {
             match resolved {
                 Ok(pinned) => Item {
                     key: key.clone(),
-                    value: serde_json::Value::String(pinned),
+                    value: serde_json::Value::String(pinned).into(),
                     error: String::new(),
                 },
                 Err((reason, message)) => Item {
                     key: key.clone(),
-                    value: serde_json::Value::Null,
+                    value: serde_json::Value::Null.into(),
                     error: reason.item_error(&message),
                 },
             }
@@ -362,18 +438,15 @@ impl Inner {
         }
     }
 
-    /// The cached verdict for `reference`, with a fresh trace id, when its digest is known
-    /// without the registry.
-    async fn cached_verdict(&self, reference: &ImageReference) -> Option<ImageOutcome> {
+    /// The cached verdict for `reference`, when its digest is known without the registry.
+    async fn cached_verdict(&self, reference: &ImageReference) -> Option<Arc<CachedVerdict>> {
         let cache = self.cache.as_ref()?;
         let known = self.known_descriptor(reference, true).await?;
         let pinned = reference.pinned(known.digest());
         let hit = cache.get(&format!("{pinned}#{}", self.fingerprint)).await?;
         self.metrics.cache("hit");
-        self.metrics.verdict(hit.result.error_reason);
-        let mut o = (*hit).clone();
-        o.result.trace_id = trace_id();
-        Some(o)
+        self.metrics.verdict(hit.reason);
+        Some(hit)
     }
 
     async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
@@ -434,9 +507,7 @@ impl Inner {
         if let Some(cache) = &self.cache {
             if let Some(hit) = cache.get(&cache_key).await {
                 self.metrics.cache("hit");
-                let mut o = (*hit).clone();
-                o.result.trace_id = trace_id();
-                return o;
+                return hit.to_outcome();
             }
             self.metrics.cache("miss");
         }
@@ -452,7 +523,9 @@ impl Inner {
             || outcome.item_error.is_some()
             || (!outcome.result.is_success && any_transient(&outcome.result.verifier_reports));
         if let (Some(cache), false) = (&self.cache, transient) {
-            cache.insert(cache_key, Arc::new(outcome.clone())).await;
+            if let Some(verdict) = CachedVerdict::of(&outcome) {
+                cache.insert(cache_key, Arc::new(verdict)).await;
+            }
         }
         outcome
     }

@@ -680,7 +680,7 @@ async fn mutate_pins_digests() {
         )
         .await;
     assert_eq!(
-        items[0].value,
+        *items[0].value,
         json!(format!("{}/pin@{}", f.registry.host(), img.digest))
     );
     assert!(
@@ -1053,7 +1053,7 @@ async fn cached_verdicts_are_answered_without_the_registry_even_when_it_is_down(
         .mutate_keys(std::slice::from_ref(&by_tag), deadline(5000))
         .await;
     assert_eq!(
-        pinned[0].value,
+        *pinned[0].value,
         json!(format!("{}/warm@{}", f.registry.host(), img.digest)),
         "{pinned:?}"
     );
@@ -1302,5 +1302,42 @@ async fn a_registry_without_the_referrers_api_is_asked_for_it_once() {
         requests_made(&registry),
         ["GET 200", "GET 200", "GET 404", "GET 404", "GET 404"],
         "then: resolve and the tag schema only"
+    );
+}
+
+/// A cached answer is the verification's own result, sent as it was serialized: the same JSON,
+/// traceID and timestamp included (the ones its "verified" log line names), and read back as
+/// the same result by callers that want the structure.
+#[tokio::test]
+async fn a_cached_answer_is_the_verifications_result_unchanged() {
+    let f = Fixture::new().await;
+    let img = f
+        .registry
+        .push_sample_image("same", "v1", "same")
+        .await
+        .unwrap();
+    f.attach("same", &img, TYPE_SIG, "pass", &img.digest).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let engine = cached_engine(&f, "30s", calls.clone());
+    let key = vec![format!("[ns]{}", f.registry.reference("same:v1"))];
+    let fresh = engine.verify_keys(&key, deadline(5000)).await;
+    let cached = engine.verify_keys(&key, deadline(5000)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the second answer is the cache's"
+    );
+    assert_eq!(
+        serde_json::to_string(&cached).unwrap(),
+        serde_json::to_string(&fresh).unwrap()
+    );
+    assert_eq!(cached[0].value["isSuccess"], true);
+    let outcome = engine
+        .verify_image(&f.registry.reference("same:v1"), deadline(5000))
+        .await;
+    assert_eq!(
+        serde_json::to_value(&outcome.result).unwrap(),
+        *fresh[0].value,
+        "read back from the cache as the same result"
     );
 }

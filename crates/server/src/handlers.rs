@@ -263,7 +263,7 @@ impl ProviderState {
                     .into_iter()
                     .map(|key| Item {
                         key,
-                        value: serde_json::Value::Null,
+                        value: serde_json::Value::Null.into(),
                         error: error.clone(),
                     })
                     .collect();
@@ -499,7 +499,7 @@ mod tests {
         let keys = vec!["a".to_string(), "b".to_string()];
         let item = |k: &str| Item {
             key: k.to_string(),
-            value: serde_json::json!(true),
+            value: serde_json::json!(true).into(),
             error: String::new(),
         };
         assert_eq!(

@@ -44,7 +44,7 @@ impl ProviderBackend for Nothing {
         keys.into_iter()
             .map(|key| Item {
                 key,
-                value: serde_json::Value::Null,
+                value: serde_json::Value::Null.into(),
                 error: String::new(),
             })
             .collect()

@@ -144,7 +144,7 @@ impl Echo {
             if let Err(e) = ProviderKey::parse(&key) {
                 items.push(Item {
                     key,
-                    value: Value::Null,
+                    value: Value::Null.into(),
                     error: e.reason().item_error(&e.to_string()),
                 });
                 continue;
@@ -153,7 +153,7 @@ impl Echo {
                 tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
             }
             items.push(Item {
-                value: json!({"op": op, "key": key}),
+                value: json!({"op": op, "key": key}).into(),
                 key,
                 error: String::new(),
             });

@@ -1,7 +1,11 @@
 //! Gatekeeper's external data wire types (`externaldata.gatekeeper.sh/v1beta1`), field for field
 //! as open-policy-agent/frameworks `constraint/pkg/externaldata` defines them (all omitempty).
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::reason::ReasonCode;
 
@@ -65,11 +69,97 @@ pub struct Item {
     /// The key as requested.
     pub key: String,
     /// The value (for verify: a verification result; for mutate: the pinned reference).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "ItemValue::is_null")]
+    pub value: ItemValue,
     /// Set when the key could not be answered; Rego sees it in `errors`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+}
+
+/// An item's value: JSON built in memory, or JSON text kept exactly as it will be sent. A cached
+/// verdict is serialized once and then answered many times without being rebuilt; reading it as
+/// a [`Value`] (through `Deref`) parses it once, on first use.
+#[derive(Clone)]
+pub struct ItemValue(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Json(Value),
+    Text {
+        text: Arc<RawValue>,
+        parsed: Arc<OnceLock<Value>>,
+    },
+}
+
+impl ItemValue {
+    /// JSON text that is already serialized (and so known to be valid JSON).
+    pub fn text(text: Arc<RawValue>) -> Self {
+        ItemValue(Repr::Text {
+            text,
+            parsed: Arc::default(),
+        })
+    }
+
+    /// True for JSON `null` (an item without a value).
+    pub fn is_null(&self) -> bool {
+        match &self.0 {
+            Repr::Json(v) => v.is_null(),
+            Repr::Text { text, .. } => text.get() == "null",
+        }
+    }
+}
+
+impl Default for ItemValue {
+    fn default() -> Self {
+        ItemValue(Repr::Json(Value::Null))
+    }
+}
+
+impl From<Value> for ItemValue {
+    fn from(v: Value) -> Self {
+        ItemValue(Repr::Json(v))
+    }
+}
+
+impl std::ops::Deref for ItemValue {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match &self.0 {
+            Repr::Json(v) => v,
+            // Text was serialized by serde_json, so it parses; Null is the unreachable fallback.
+            Repr::Text { text, parsed } => {
+                parsed.get_or_init(|| serde_json::from_str(text.get()).unwrap_or(Value::Null))
+            }
+        }
+    }
+}
+
+impl PartialEq for ItemValue {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for ItemValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for ItemValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Repr::Json(v) => v.serialize(serializer),
+            Repr::Text { text, .. } => text.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ItemValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(ItemValue::from)
+    }
 }
 
 impl ProviderResponse {
@@ -215,7 +305,7 @@ mod tests {
     fn response_omits_empty_fields() {
         let resp = ProviderResponse::items(vec![Item {
             key: "k".into(),
-            value: serde_json::Value::Null,
+            value: serde_json::Value::Null.into(),
             error: "timeout: too slow".into(),
         }]);
         let json = serde_json::to_value(&resp).unwrap();
@@ -330,5 +420,29 @@ mod tests {
             ProviderKey::parse("reg/app:v1").unwrap().image,
             "reg/app:v1"
         );
+    }
+
+    #[test]
+    fn a_text_value_is_sent_as_is_and_reads_as_json() {
+        let text: Arc<RawValue> =
+            RawValue::from_string(r#"{"isSuccess":true,"n":[1,2]}"#.to_string())
+                .unwrap()
+                .into();
+        let item = Item {
+            key: "k".into(),
+            value: ItemValue::text(text),
+            error: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&item).unwrap(),
+            r#"{"key":"k","value":{"isSuccess":true,"n":[1,2]}}"#
+        );
+        assert_eq!(item.value["isSuccess"], true);
+        assert_eq!(
+            item.value,
+            ItemValue::from(serde_json::json!({"n": [1, 2], "isSuccess": true}))
+        );
+        let null: Arc<RawValue> = RawValue::from_string("null".into()).unwrap().into();
+        assert!(ItemValue::text(null).is_null());
     }
 }
