@@ -38,8 +38,18 @@ use tokio::time::Instant;
 pub use build::{build, BuildOutput};
 pub use metrics::EngineMetrics;
 
-/// Time kept back from the caller's deadline to serialize and send the answer.
+/// Time kept back from the caller's deadline to serialize and send the answer: at least this,
+/// and more for longer budgets (see [`answer_by`]).
 const ANSWER_MARGIN: Duration = Duration::from_millis(20);
+
+/// When to stop waiting so that the answer leaves by `deadline`: 5% of the time left (at least
+/// [`ANSWER_MARGIN`]) is kept back, as timers fire late and the answer still has to be built and
+/// written when the machine's cores are busy (50 ms of a 1 s budget, 125 ms of 2.5 s).
+fn answer_by(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let margin = (left / 20).max(ANSWER_MARGIN);
+    deadline.checked_sub(margin).unwrap_or(deadline)
+}
 
 /// Verifications one key waits on at most: the one it found or started, then fresh ones when
 /// an earlier one ended on its own budget before the key's deadline.
@@ -240,7 +250,7 @@ impl Engine {
         deadline: Instant,
     ) -> Arc<ImageOutcome> {
         let key = reference.to_string();
-        let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let wait_until = answer_by(deadline);
         // A verification this key joined runs on the budget of whoever started it; when that
         // budget ends before this key's own deadline, the key starts (or joins) a fresh one in
         // its remaining time instead of passing on someone else's timeout.
@@ -331,7 +341,7 @@ impl Engine {
         if let Some(KnownDigest::Tag(d)) = self.inner.known_descriptor(&reference, true).await {
             return Ok(reference.pinned(&d.digest));
         }
-        let wait_until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let wait_until = answer_by(deadline);
         match tokio::time::timeout_at(
             wait_until,
             self.inner.registry.resolve(&reference, wait_until),

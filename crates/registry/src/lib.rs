@@ -8,7 +8,9 @@
 //!   it. Every failure is a [`RegistryError`] whose [`RegistryError::reason`] is a stable
 //!   [`signet_types::ReasonCode`].
 //!
-//! Parsing of references comes from `oci-spec` (the `Reference` that `oci-client` re-exports); the HTTP layer is written here on `reqwest`
+//! References are parsed by a hand-written parser of the distribution reference grammar
+//! (`reference/grammar.rs`), proven equal to `oci-spec`'s regex (the `Reference` that
+//! `oci-client` re-exports) by a differential test (D53); the HTTP layer is written here on `reqwest`
 //! because `oci-client`'s client has no size limits, retries, deadlines, per-request metrics or
 //! referrers pagination (see `docs/decisions.md`, D10).
 #![warn(missing_docs)]

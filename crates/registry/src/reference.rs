@@ -1,13 +1,19 @@
-//! Image references, parsed and normalized the way the container tools do (through
-//! `oci-spec`'s `Reference`, the one `oci-client` re-exports): `nginx` is `docker.io/library/nginx:latest`, ports stay part of the
-//! registry host, and a digest must be one [`Digest`] accepts.
+//! Image references, parsed and normalized the way the container tools do: `nginx` is
+//! `docker.io/library/nginx:latest`, ports stay part of the registry host, and a digest must be
+//! one [`Digest`] accepts.
+//!
+//! The grammar is hand-written ([`grammar`]) and accepts, refuses and splits exactly as
+//! `oci-spec` 0.10's `Reference` (the one `oci-client` re-exports) does, without compiling its
+//! regex; `tests/reference_differential.rs` compares the two.
+
+mod grammar;
 
 use std::fmt;
 
-use oci_spec::distribution::{ParseError, Reference};
 use signet_types::Digest;
 
 use crate::RegistryError;
+use grammar::{Fault, Format};
 
 /// The registry host references use for Docker Hub.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -35,18 +41,28 @@ impl ImageReference {
             input: input.to_string(),
             detail,
         };
-        if input.is_empty() {
-            return Err(invalid("the reference is empty".into()));
-        }
-        let parsed = Reference::try_from(input).map_err(|e| invalid(explain(input, &e)))?;
-        let digest = parsed
-            .digest()
+        let parts = grammar::parse(input).map_err(|fault| invalid(explain(input, fault)))?;
+        let digest = parts
+            .digest
             .map(|d| Digest::parse(d).map_err(|e| invalid(e.to_string())))
             .transpose()?;
+        let repository = if parts.library {
+            format!("library/{}", parts.remainder)
+        } else {
+            parts.remainder.to_string()
+        };
+        // oci-spec's default: `latest` only when there is neither tag nor digest.
+        let tag = match (parts.tag, parts.digest) {
+            (Some(tag), _) => Some(tag.to_string()),
+            (None, Some(_)) => None,
+            (None, None) => Some("latest".to_string()),
+        };
         Ok(ImageReference {
-            registry: normalize_host(parsed.registry()).to_string(),
-            repository: parsed.repository().to_string(),
-            tag: parsed.tag().map(str::to_string),
+            // After oci-spec's `index.docker.io`, Docker Hub's other names; these keep the
+            // repository as written (no `library/`), as the oci-spec-based code did.
+            registry: normalize_host(parts.registry).to_string(),
+            repository,
+            tag,
             digest,
         })
     }
@@ -147,32 +163,73 @@ pub(crate) fn api_host(registry: &str) -> &str {
     }
 }
 
-/// Turns oci-spec's terse parse errors into a sentence, spotting the common mistakes.
-fn explain(input: &str, e: &ParseError) -> String {
+/// What `explain` says when nothing more specific applies.
+const EXPECTED: &str = "expected [registry/]repository[:tag][@algorithm:hex]";
+
+/// A sentence saying why `input` is not a reference. The checks for emptiness, whitespace,
+/// uppercase and the digest are the oci-spec-based parser's, in its order, so their messages
+/// are unchanged; the rest say which part of the grammar failed where that used to be only
+/// [`EXPECTED`] or oci-spec's terse errors.
+fn explain(input: &str, fault: Fault<'_>) -> String {
     if input.chars().any(char::is_whitespace) {
         return "a reference must not contain whitespace".into();
     }
-    match e {
-        ParseError::ReferenceInvalidFormat
-            if input.chars().any(|c| c.is_ascii_uppercase())
-                && Reference::try_from(input.to_ascii_lowercase().as_str()).is_ok() =>
-        {
-            "repository names must be lowercase".into()
+    let format = match fault {
+        Fault::Empty => return "the reference is empty".into(),
+        Fault::NameTooLong { len, library } => {
+            let prefix = if library {
+                ", counting the library/ prefix of single-component Docker Hub names"
+            } else {
+                ""
+            };
+            return format!(
+                "repository name must not be more than {} characters (it has {len}{prefix})",
+                grammar::NAME_MAX
+            );
         }
-        ParseError::ReferenceInvalidFormat
-            if input
-                .split_once('@')
-                .is_some_and(|(_, d)| Digest::parse(d).is_err()) =>
-        {
-            match input.split_once('@').map(|(_, d)| Digest::parse(d)) {
+        // The algorithm or the hex length is wrong: Digest::parse says which and what it wants.
+        Fault::DigestLength | Fault::DigestUnsupported => {
+            return match input.split_once('@').map(|(_, d)| Digest::parse(d)) {
                 Some(Err(e)) => e.to_string(),
                 _ => "the digest is malformed".into(),
             }
         }
-        ParseError::ReferenceInvalidFormat => {
-            "expected [registry/]repository[:tag][@algorithm:hex]".into()
+        Fault::Format(format) => format,
+    };
+    if input.chars().any(|c| c.is_ascii_uppercase())
+        && grammar::parse(&input.to_ascii_lowercase()).is_ok()
+    {
+        return "repository names must be lowercase".into();
+    }
+    if let Some(Err(e)) = input.split_once('@').map(|(_, d)| Digest::parse(d)) {
+        return e.to_string();
+    }
+    match format {
+        Format::EmptyName => format!("the repository name is empty; {EXPECTED}"),
+        Format::EmptyComponent => {
+            format!(
+                "the name has an empty component (a leading, trailing or doubled '/'); {EXPECTED}"
+            )
         }
-        other => other.to_string(),
+        Format::Component(c) => format!(
+            "{c:?} is not a valid repository path component (lowercase letters and digits, \
+             joined by '.', '_', '__' or dashes); {EXPECTED}"
+        ),
+        Format::Host(h) => format!(
+            "{h:?} is neither a registry host (letters, digits, '-' and '.', with an optional \
+             :port) nor a repository path component; {EXPECTED}"
+        ),
+        Format::EmptyTag => format!("the tag after ':' is empty; {EXPECTED}"),
+        Format::TagTooLong(len) => format!(
+            "the tag is {len} characters long; at most {} are allowed",
+            grammar::TAG_MAX
+        ),
+        Format::Tag(t) => format!(
+            "{t:?} is not a valid tag (letters, digits, '_', '.' and '-', not starting with '.' \
+             or '-'); {EXPECTED}"
+        ),
+        // Unreachable in practice (a digest the grammar refuses, Digest::parse refuses too).
+        Format::Digest(_) => format!("the digest is malformed; {EXPECTED}"),
     }
 }
 
@@ -263,6 +320,58 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.contains(fragment), "{input}: {msg}");
         }
+    }
+
+    #[test]
+    fn specific_messages() {
+        let cases = [
+            (
+                &*"a".repeat(248),
+                "must not be more than 255 characters (it has 256",
+            ),
+            (
+                &*format!("a:{}", "t".repeat(129)),
+                "the tag is 129 characters long; at most 128",
+            ),
+            ("a//b", "empty component"),
+            ("a/", "empty component"),
+            (":t", "the repository name is empty"),
+            ("nginx:", "the tag after ':' is empty"),
+            ("a..b", "\"a..b\" is not a valid repository path component"),
+            ("x_y:1/a", "\"x_y:1\" is neither a registry host"),
+            ("a:.x", "\".x\" is not a valid tag"),
+            (&*format!("nginx@md5:{HEX}"), "unsupported algorithm"),
+            (
+                &*format!("nginx@sha256:{HEX}0"),
+                "expected 64 lowercase hex",
+            ),
+            ("[::1]:5000/x", "expected [registry/]"),
+        ];
+        for (input, fragment) in cases {
+            let msg = ImageReference::parse(input).unwrap_err().to_string();
+            assert!(msg.contains(fragment), "{input}: {msg}");
+        }
+    }
+
+    /// oci-spec's quirks, kept (see `grammar`'s module docs).
+    #[test]
+    fn oci_spec_quirks_are_kept() {
+        let r = ImageReference::parse("Foo/bar").unwrap();
+        assert_eq!((&*r.registry, &*r.repository), ("docker.io", "Foo/bar"));
+        assert_eq!(ImageReference::parse("a_b.c/d").unwrap().registry, "a_b.c");
+        let r = ImageReference::parse("registry-1.docker.io/nginx").unwrap();
+        assert_eq!((&*r.registry, &*r.repository), ("docker.io", "nginx"));
+        assert_eq!(
+            ImageReference::parse("a:\u{e9}t\u{e9}")
+                .unwrap()
+                .tag
+                .as_deref(),
+            Some("\u{e9}t\u{e9}")
+        );
+        assert!(ImageReference::parse(&format!("a:{}", "\u{e9}".repeat(128))).is_ok());
+        assert!(ImageReference::parse(&format!("{}.com/x", "a".repeat(300))).is_ok());
+        let r = ImageReference::parse(&format!("a@sha256:{HEX}")).unwrap();
+        assert_eq!(r.tag, None, "a digest-only reference has no tag");
     }
 
     #[test]
