@@ -5,6 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use prometheus_client::registry::Registry;
@@ -163,7 +164,11 @@ pub async fn start(
     let is_tls = tls.is_some();
     let (provider_task, reloader) = match tls {
         Some((tls_settings, files, rustls_config)) => {
+            // TCP_NODELAY: a TLS answer goes out in several writes, and with Nagle's algorithm
+            // against the client's delayed ACK one answer in a hundred waited 40 ms
+            // (docs/benchmarks.md, "Warm over HTTPS with mTLS").
             let server = axum_server::from_tcp_rustls(provider_listener, rustls_config.clone())
+                .map(|tls| tls.acceptor(NoDelayAcceptor))
                 .handle(provider_handle.clone());
             let task = tokio::spawn(server.serve(provider_router.into_make_service()));
             let reloader = Reloader {
@@ -176,7 +181,9 @@ pub async fn start(
             (task, Some(tokio::spawn(reloader.run())))
         }
         None => {
-            let server = axum_server::from_tcp(provider_listener).handle(provider_handle.clone());
+            let server = axum_server::from_tcp(provider_listener)
+                .acceptor(NoDelayAcceptor)
+                .handle(provider_handle.clone());
             (
                 tokio::spawn(server.serve(provider_router.into_make_service())),
                 None,
