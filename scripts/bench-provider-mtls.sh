@@ -17,11 +17,7 @@ LOADGEN="$CARGO_TARGET_DIR/release/examples/loadgen"
 
 start_registry
 push_samples
-(cd "$WORK/content"; for i in $(seq 1 "$POOL"); do echo "pool image $i" > "pool-$i.txt"
-  "$TOOLS/bin/oras" push --plain-http "$REG/pool/img-$i:v1" "pool-$i.txt:application/vnd.oci.image.layer.v1.tar" >/dev/null; done)
-KEYS_FILE="$WORK/keys.txt"
-{ echo "$REG/demo/app:v1"; echo "$REG/demo/notation-signed:v1"; echo "$REG/demo/unsigned:v1"
-  for i in $(seq 1 "$POOL"); do echo "$REG/pool/img-$i:v1"; done; } > "$KEYS_FILE"
+push_pool "$POOL"
 
 # Test PKI: a serving CA and certificate for 127.0.0.1, and "Gatekeeper's" CA and client certificate.
 PKI="$WORK/pki"; mkdir -p "$PKI"; cd "$PKI"

@@ -25,16 +25,7 @@ SIGNET="$CARGO_TARGET_DIR/release/signet"
 start_registry
 push_samples
 echo "pushing $POOL more images"
-(
-  cd "$WORK/content"
-  for i in $(seq 1 "$POOL"); do
-    echo "pool image $i" > "pool-$i.txt"
-    "$TOOLS/bin/oras" push --plain-http "$REG/pool/img-$i:v1" "pool-$i.txt:application/vnd.oci.image.layer.v1.tar" >/dev/null
-  done
-)
-KEYS_FILE="$WORK/keys.txt"
-{ echo "$REG/demo/app:v1"; echo "$REG/demo/notation-signed:v1"; echo "$REG/demo/unsigned:v1"
-  for i in $(seq 1 "$POOL"); do echo "$REG/pool/img-$i:v1"; done; } > "$KEYS_FILE"
+push_pool "$POOL"
 
 config_with() { # CACHE_TTL TAG_TTL -> a config template
   local out="$WORK/template-$1-$2.yaml"

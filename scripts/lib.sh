@@ -62,3 +62,19 @@ start_provider() {
   PIDS+=($!)
   wait_http "http://127.0.0.1:$HEALTH_PORT/readyz"
 }
+
+# push_pool N: N more small unsigned images pool/img-1..N:v1 (oras), and KEYS_FILE listing the
+# demo's three images and the pool's, one reference a line.
+push_pool() {
+  local n=$1
+  (
+    cd "$WORK/content"
+    for i in $(seq 1 "$n"); do
+      echo "pool image $i" > "pool-$i.txt"
+      "$TOOLS/bin/oras" push --plain-http "$REG/pool/img-$i:v1" "pool-$i.txt:application/vnd.oci.image.layer.v1.tar" >/dev/null
+    done
+  )
+  KEYS_FILE="$WORK/keys.txt"
+  { echo "$REG/demo/app:v1"; echo "$REG/demo/notation-signed:v1"; echo "$REG/demo/unsigned:v1"
+    for i in $(seq 1 "$n"); do echo "$REG/pool/img-$i:v1"; done; } > "$KEYS_FILE"
+}

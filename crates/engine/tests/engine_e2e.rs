@@ -157,6 +157,17 @@ impl Fixture {
         )
     }
 
+    /// An engine whose metrics land in a registry of its own, returned with it.
+    fn metered_engine(
+        &self,
+        extra: &str,
+        calls: Arc<AtomicUsize>,
+    ) -> (Engine, prometheus_client::registry::Registry) {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = EngineMetrics::register(&mut registry);
+        (self.engine_with_metrics(extra, calls, metrics), registry)
+    }
+
     fn engine_with_metrics(
         &self,
         extra: &str,
@@ -1005,12 +1016,9 @@ async fn cached_verdicts_are_answered_without_the_registry_even_when_it_is_down(
     let by_digest = f.registry.reference(&format!("warm@{}", img.digest));
     let cold = f.registry.reference("cold:v1");
     let calls = Arc::new(AtomicUsize::new(0));
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = EngineMetrics::register(&mut registry);
-    let engine = f.engine_with_metrics(
+    let (engine, registry) = f.metered_engine(
         &format!("cache:\n  ttl: 60s\n  tagTTL: 30s\n{}", verifiers_yaml(0)),
         calls.clone(),
-        metrics,
     );
     let no_tag_ttl = cached_engine(&f, "0s", Arc::new(AtomicUsize::new(0)));
     for e in [&engine, &no_tag_ttl] {
@@ -1169,13 +1177,8 @@ async fn a_cold_verification_makes_only_the_requests_it_needs() {
     // Something attached to the signature: seen by default, not looked for without nesting.
     f.attach("lean", &sig, TYPE_OTHER, "pass", &sig.digest)
         .await;
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = EngineMetrics::register(&mut registry);
-    let engine = f.engine_with_metrics(
-        &sigcheck_yaml("delayMs: 0"),
-        Arc::new(AtomicUsize::new(0)),
-        metrics,
-    );
+    let (engine, registry) =
+        f.metered_engine(&sigcheck_yaml("delayMs: 0"), Arc::new(AtomicUsize::new(0)));
     let out = engine
         .verify_image(&f.registry.reference("lean:v1"), deadline(5000))
         .await;
@@ -1191,13 +1194,11 @@ async fn a_cold_verification_makes_only_the_requests_it_needs() {
         "resolve, referrers, signature manifest, signature blob, the signature's referrers"
     );
 
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = EngineMetrics::register(&mut registry);
     let flat = format!(
         "discovery:\n  nestedSignatures: false\n{}",
         sigcheck_yaml("delayMs: 0")
     );
-    let engine = f.engine_with_metrics(&flat, Arc::new(AtomicUsize::new(0)), metrics);
+    let (engine, registry) = f.metered_engine(&flat, Arc::new(AtomicUsize::new(0)));
     let out = engine
         .verify_image(&f.registry.reference("lean:v1"), deadline(5000))
         .await;
@@ -1241,12 +1242,10 @@ async fn a_cold_verification_makes_only_the_requests_it_needs() {
         )
         .await
         .unwrap();
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = EngineMetrics::register(&mut registry);
     let cosign_like = format!(
         "discovery:\n  referrersAPI: false\n  tagSchema: false\n  nestedSignatures: false\nverifiers:\n  - name: sigcheck\n    type: test-annotation\n    artifactTypes: [{COSIGN_SIG}]\n"
     );
-    let engine = f.engine_with_metrics(&cosign_like, Arc::new(AtomicUsize::new(0)), metrics);
+    let (engine, registry) = f.metered_engine(&cosign_like, Arc::new(AtomicUsize::new(0)));
     let out = engine
         .verify_image(&f.registry.reference("sigtag:v1"), deadline(5000))
         .await;
@@ -1277,13 +1276,8 @@ async fn a_registry_without_the_referrers_api_is_asked_for_it_once() {
         keys.push(f.registry.reference(&format!("{name}:v1")));
         let _ = img;
     }
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = EngineMetrics::register(&mut registry);
-    let engine = f.engine_with_metrics(
-        &sigcheck_yaml("delayMs: 0"),
-        Arc::new(AtomicUsize::new(0)),
-        metrics,
-    );
+    let (engine, registry) =
+        f.metered_engine(&sigcheck_yaml("delayMs: 0"), Arc::new(AtomicUsize::new(0)));
     let first = engine.verify_image(&keys[0], deadline(5000)).await;
     assert_eq!(
         first.result.error_reason,
