@@ -31,6 +31,10 @@ def manifest_of(repo):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # one write per answer, sent at once: headers and body written apart would wait on Nagle's
+    # algorithm against the client's delayed ACK (40 ms an answer)
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
 
     def log_message(self, *args):
         pass

@@ -195,6 +195,57 @@ pub struct CacheConfig {
     /// How long a tag's resolution to a digest is reused, so a cached verdict for a tag key
     /// needs no registry request. Zero resolves every time.
     pub tag_ttl: Duration,
+    /// How long a failed verdict is reused: shorter than `ttl`, so an image signed a moment
+    /// after a denial is admitted soon. Transient failures are never cached.
+    pub negative_ttl: Duration,
+    /// Verdicts shared with other replicas through Redis, after this process's own cache.
+    pub redis: Option<RedisConfig>,
+}
+
+/// `cache.redis`: where replicas share verdicts, and the key that authenticates them.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` or `rediss://…` (TLS); never with a password in it.
+    pub url: String,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Password, read from `passwordFile`.
+    pub password: Option<Secret>,
+    /// PEM CA bundle for `rediss://` servers (the system roots otherwise).
+    pub ca_file: Option<PathBuf>,
+    /// Key of the HMAC every entry carries, read from `hmacKeyFile`: write access to Redis
+    /// alone cannot forge a verdict.
+    pub hmac_key: Secret,
+    /// Prefix of every key Signet writes.
+    pub key_prefix: String,
+    /// How long a passing verdict stays in Redis.
+    pub ttl: Duration,
+    /// How long a failed (not transient) verdict stays in Redis.
+    pub negative_ttl: Duration,
+    /// Longest wait for one Redis command; past it the answer goes on without Redis.
+    pub timeout: Duration,
+}
+
+/// Secret bytes read from a file; `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps secret bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted, {} bytes>", self.0.len())
+    }
 }
 
 /// One verifier instance as configured; its type-specific parameters are validated by the

@@ -141,6 +141,36 @@ pub struct RawCache {
     /// `cache.tagTTL`.
     #[serde(rename = "tagTTL")]
     pub tag_ttl: Option<String>,
+    /// `cache.negativeTTL`.
+    #[serde(rename = "negativeTTL")]
+    pub negative_ttl: Option<String>,
+    /// `cache.redis`.
+    pub redis: Option<RawRedis>,
+}
+
+/// `cache.redis`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRedis {
+    /// `cache.redis.url`.
+    pub url: Option<String>,
+    /// `cache.redis.username`.
+    pub username: Option<String>,
+    /// `cache.redis.passwordFile`.
+    pub password_file: Option<String>,
+    /// `cache.redis.caFile`.
+    pub ca_file: Option<String>,
+    /// `cache.redis.hmacKeyFile`.
+    pub hmac_key_file: Option<String>,
+    /// `cache.redis.keyPrefix`.
+    pub key_prefix: Option<String>,
+    /// `cache.redis.ttl`.
+    pub ttl: Option<String>,
+    /// `cache.redis.negativeTTL`.
+    #[serde(rename = "negativeTTL")]
+    pub negative_ttl: Option<String>,
+    /// `cache.redis.timeout`.
+    pub timeout: Option<String>,
 }
 
 /// One entry of `verifiers`: the common fields; everything else goes to the verifier's factory.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::raw::{RawConfig, RawHost};
 use crate::{
     duration, CacheConfig, Config, ConfigIssue, Credentials, DiscoveryConfig, HostConfig,
-    PolicyConfig, RegistryConfig, Rule, ServerConfig, TlsConfig, VerifierEntry,
+    PolicyConfig, RedisConfig, RegistryConfig, Rule, Secret, ServerConfig, TlsConfig,
+    VerifierEntry,
 };
 
 /// Default provider port, as Ratify's.
@@ -17,6 +18,12 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:6001";
 pub const DEFAULT_HEALTH_LISTEN: &str = "0.0.0.0:9099";
 /// Default metrics port, as Ratify's.
 pub const DEFAULT_METRICS_LISTEN: &str = "0.0.0.0:8888";
+/// Default `cache.negativeTTL` (capped by `cache.ttl`).
+const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
+/// Default `cache.redis.timeout`.
+const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// Shortest HMAC key accepted: 256 bits, the size of the SHA-256 output.
+const MIN_HMAC_KEY_BYTES: usize = 32;
 
 struct Issues(Vec<ConfigIssue>);
 
@@ -115,6 +122,172 @@ fn resolve(base: &Path, value: &str) -> PathBuf {
     } else {
         base.join(p)
     }
+}
+
+/// `cache.redis`, checked; None when it has problems (they are in `is`).
+fn redis_config(
+    r: crate::raw::RawRedis,
+    cache: &CacheConfig,
+    base: &Path,
+    is: &mut Issues,
+) -> Option<RedisConfig> {
+    let before = is.0.len();
+    if cache.ttl.is_zero() {
+        is.add(
+            "cache.redis",
+            "needs the verdict cache on (cache.ttl is 0): Redis is the second level behind it",
+        );
+    }
+    let url = r.url.unwrap_or_default();
+    let scheme_tls = if let Some(rest) = url.strip_prefix("rediss://") {
+        Some((true, rest))
+    } else {
+        url.strip_prefix("redis://").map(|rest| (false, rest))
+    };
+    let tls = match scheme_tls {
+        None if url.is_empty() => {
+            is.add(
+                "cache.redis.url",
+                "is required (e.g. redis://redis.signet:6379/0, or rediss:// for TLS)",
+            );
+            false
+        }
+        None => {
+            is.add(
+                "cache.redis.url",
+                format!("{url:?} is not a Redis URL (expected redis://host:port/db, or rediss:// for TLS)"),
+            );
+            false
+        }
+        Some((tls, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            if let Some((userinfo, _)) = authority.rsplit_once('@') {
+                if userinfo.contains(':') {
+                    is.add(
+                        "cache.redis.url",
+                        "contains a password: give it in cache.redis.passwordFile instead, so it stays out of ConfigMaps and logs",
+                    );
+                } else {
+                    is.add(
+                        "cache.redis.url",
+                        "contains a user name: give it in cache.redis.username instead",
+                    );
+                }
+            }
+            if authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .is_empty()
+            {
+                is.add("cache.redis.url", format!("{url:?} names no host"));
+            }
+            tls
+        }
+    };
+    let password = r.password_file.as_deref().and_then(|f| {
+        let file = is.file("cache.redis.passwordFile", f, base);
+        let text = std::fs::read_to_string(&file).ok()?;
+        let pw = text.trim_end_matches(['\n', '\r']);
+        if pw.is_empty() {
+            is.add(
+                "cache.redis.passwordFile",
+                format!("{} is empty", file.display()),
+            );
+            return None;
+        }
+        Some(Secret::new(pw.as_bytes().to_vec()))
+    });
+    if r.username.is_some() && password.is_none() && r.password_file.is_none() {
+        is.add(
+            "cache.redis.passwordFile",
+            "is required when cache.redis.username is set",
+        );
+    }
+    let ca_file = r.ca_file.as_deref().map(|f| {
+        if !tls {
+            is.add(
+                "cache.redis.caFile",
+                "is set but the URL is not rediss:// (a CA is only used for TLS)",
+            );
+        }
+        is.file("cache.redis.caFile", f, base)
+    });
+    let hmac_key = match r.hmac_key_file.as_deref() {
+        None => {
+            is.add(
+                "cache.redis.hmacKeyFile",
+                "is required: every shared verdict is authenticated with it, so write access to Redis cannot forge one (e.g. openssl rand -hex 32 > hmac.key)",
+            );
+            None
+        }
+        Some(f) => {
+            let file = is.file("cache.redis.hmacKeyFile", f, base);
+            std::fs::read(&file).ok().and_then(|bytes| {
+                let key = bytes.trim_ascii_end();
+                if key.len() < MIN_HMAC_KEY_BYTES {
+                    is.add(
+                        "cache.redis.hmacKeyFile",
+                        format!(
+                            "{} holds {} bytes; the key needs at least {MIN_HMAC_KEY_BYTES} (e.g. openssl rand -hex 32 > hmac.key)",
+                            file.display(),
+                            key.len()
+                        ),
+                    );
+                    return None;
+                }
+                Some(Secret::new(key.to_vec()))
+            })
+        }
+    };
+    let key_prefix = r.key_prefix.unwrap_or_else(|| "signet:".into());
+    if key_prefix
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        is.add(
+            "cache.redis.keyPrefix",
+            format!("{key_prefix:?} contains white space or control characters"),
+        );
+    }
+    let day = Duration::from_secs(24 * 3600);
+    let ttl = is.duration(
+        "cache.redis.ttl",
+        r.ttl.as_deref(),
+        cache.ttl,
+        (Duration::from_secs(1), day),
+    );
+    let negative_ttl = is.duration(
+        "cache.redis.negativeTTL",
+        r.negative_ttl.as_deref(),
+        cache.negative_ttl.min(ttl),
+        (Duration::ZERO, day),
+    );
+    if negative_ttl > ttl {
+        is.add(
+            "cache.redis.negativeTTL",
+            format!("is longer than cache.redis.ttl ({ttl:?}): a failed verdict would outlive a passing one"),
+        );
+    }
+    let timeout = is.duration(
+        "cache.redis.timeout",
+        r.timeout.as_deref(),
+        DEFAULT_REDIS_TIMEOUT,
+        (Duration::from_millis(1), Duration::from_secs(5)),
+    );
+    if is.0.len() > before {
+        return None;
+    }
+    Some(RedisConfig {
+        url,
+        username: r.username,
+        password,
+        ca_file,
+        hmac_key: hmac_key?,
+        key_prefix,
+        ttl,
+        negative_ttl,
+        timeout,
+    })
 }
 
 /// Validates a raw configuration. Relative file paths resolve against `base_dir`.
@@ -283,6 +456,30 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             Duration::from_secs(30),
             (Duration::ZERO, Duration::from_secs(24 * 3600)),
         ),
+        negative_ttl: Duration::ZERO,
+        redis: None,
+    };
+    let cache = {
+        let mut cache = cache;
+        cache.negative_ttl = is.duration(
+            "cache.negativeTTL",
+            c.negative_ttl.as_deref(),
+            cache.ttl.min(DEFAULT_NEGATIVE_TTL),
+            (Duration::ZERO, Duration::from_secs(24 * 3600)),
+        );
+        if cache.negative_ttl > cache.ttl {
+            is.add(
+                "cache.negativeTTL",
+                format!(
+                    "is longer than cache.ttl ({:?}): a failed verdict would outlive a passing one",
+                    cache.ttl
+                ),
+            );
+        }
+        if let Some(r) = c.redis {
+            cache.redis = redis_config(r, &cache, base_dir, &mut is);
+        }
+        cache
     };
 
     // verifiers

@@ -176,3 +176,58 @@ fn relative_files_resolve_against_the_config_directory() {
     assert_eq!(h.credentials.as_ref().unwrap().password, "s3cret");
     assert!(!format!("{:?}", h.credentials).contains("s3cret"));
 }
+
+#[test]
+fn the_shared_cache_needs_a_redis_url_and_a_real_hmac_key_and_keeps_secrets_in_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "too short\n").unwrap();
+    let key = dir.path().join("hmac.key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
+    let cases = [
+        ("url: http://127.0.0.1:6379\n    hmacKeyFile: {key}", "cache.redis.url", "not a Redis URL"),
+        ("hmacKeyFile: {key}", "cache.redis.url", "is required"),
+        ("url: redis://:secret@127.0.0.1:6379/0\n    hmacKeyFile: {key}", "cache.redis.url", "passwordFile instead"),
+        ("url: redis://127.0.0.1:6379/0", "cache.redis.hmacKeyFile", "is required"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {short}", "cache.redis.hmacKeyFile", "holds 9 bytes"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    caFile: {key}", "cache.redis.caFile", "not rediss://"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    timeout: 10s", "cache.redis.timeout", "out of range"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    username: signet", "cache.redis.passwordFile", "required when cache.redis.username"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    ttl: 10s\n    negativeTTL: 20s", "cache.redis.negativeTTL", "longer than cache.redis.ttl"),
+    ];
+    for (redis, path, needle) in cases {
+        let yaml = format!(
+            "server:\n  plainHTTP: true\ncache:\n  ttl: 60s\n  redis:\n    {}\n",
+            redis
+                .replace("{short}", &short.display().to_string())
+                .replace("{key}", &key.display().to_string())
+        );
+        let i = issues(&yaml);
+        assert!(has(&i, path, needle), "{yaml}\n{i:?}");
+    }
+    let i = issues("server:\n  plainHTTP: true\ncache:\n  ttl: 60s\n  negativeTTL: 2m\n");
+    assert!(
+        has(&i, "cache.negativeTTL", "longer than cache.ttl"),
+        "{i:?}"
+    );
+    let yaml = format!("server:\n  plainHTTP: true\ncache:\n  ttl: 0s\n  redis:\n    url: redis://r:6379/0\n    hmacKeyFile: {}\n", key.display());
+    assert!(has(&issues(&yaml), "cache.redis", "cache.ttl is 0"));
+
+    // Defaults: Redis keeps verdicts as long as memory does; failed ones 10 s; the key is read
+    // without its newline, and never printed.
+    let yaml = format!("server:\n  plainHTTP: true\ncache:\n  redis:\n    url: rediss://redis.signet:6380/2\n    hmacKeyFile: {}\n", key.display());
+    let c = parse(&yaml, Path::new(".")).unwrap();
+    assert_eq!(c.cache.negative_ttl, Duration::from_secs(10));
+    let r = c.cache.redis.unwrap();
+    assert_eq!(
+        (r.ttl, r.negative_ttl, r.timeout),
+        (
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            Duration::from_millis(50)
+        )
+    );
+    assert_eq!(r.key_prefix, "signet:");
+    assert_eq!(r.hmac_key.expose().len(), 48);
+    assert!(!format!("{r:?}").contains("0123456789abcdef"), "{r:?}");
+}

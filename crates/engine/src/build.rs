@@ -52,6 +52,55 @@ fn host_settings(path: &str, h: &HostConfig, issues: &mut Vec<ConfigIssue>) -> H
     s
 }
 
+/// The shared verdict cache of `cache.redis`; its key names Signet's version with the
+/// configuration's fingerprint, so replicas share verdicts only with replicas that would reach
+/// the same ones.
+fn shared_verdicts(
+    r: &signet_config::RedisConfig,
+    fingerprint: &str,
+) -> Result<signet_cache::RedisVerdicts, Vec<ConfigIssue>> {
+    let issue = |path: &str, message: String| {
+        vec![ConfigIssue {
+            path: path.into(),
+            message,
+        }]
+    };
+    let ca_pem = match &r.ca_file {
+        Some(f) => Some(std::fs::read(f).map_err(|e| {
+            issue(
+                "cache.redis.caFile",
+                format!("cannot read {}: {e}", f.display()),
+            )
+        })?),
+        None => None,
+    };
+    let password = match &r.password {
+        Some(p) => Some(String::from_utf8(p.expose().to_vec()).map_err(|_| {
+            issue(
+                "cache.redis.passwordFile",
+                "is not UTF-8 text (Redis passwords are strings)".into(),
+            )
+        })?),
+        None => None,
+    };
+    let settings = signet_cache::RedisSettings {
+        url: r.url.clone(),
+        username: r.username.clone(),
+        password,
+        ca_pem,
+        timeout: r.timeout,
+        ttl: r.ttl,
+        negative_ttl: r.negative_ttl,
+    };
+    let sealer = signet_cache::Sealer::new(
+        r.hmac_key.expose(),
+        &r.key_prefix,
+        &format!("{}.{fingerprint}", env!("CARGO_PKG_VERSION")),
+    );
+    signet_cache::RedisVerdicts::start(settings, sealer)
+        .map_err(|e| issue("cache.redis.url", e.to_string()))
+}
+
 /// The verifiers of the first pass, as the second pass's factories see them.
 struct Built<'a>(&'a [Option<Arc<dyn Verifier>>]);
 
@@ -187,15 +236,22 @@ pub fn build(
     ));
     let fingerprint = Digest::sha256_of(fp.as_bytes()).hex()[..16].to_string();
 
-    let cache = (!config.cache.ttl.is_zero()).then(|| {
-        moka::future::Cache::builder()
-            .max_capacity(config.cache.max_entries)
-            .time_to_live(config.cache.ttl)
-            .build()
+    let shared = match &config.cache.redis {
+        Some(r) if !config.cache.ttl.is_zero() => Some(shared_verdicts(r, &fingerprint)?),
+        _ => None,
+    };
+    let verdicts = (!config.cache.ttl.is_zero()).then(|| {
+        crate::verdicts::Verdicts::new(
+            config.cache.max_entries,
+            config.cache.ttl,
+            config.cache.negative_ttl,
+            shared,
+            metrics.clone(),
+        )
     });
 
     // Tag resolutions are only worth keeping when there are verdicts to find with them.
-    let tags = (cache.is_some() && !config.cache.tag_ttl.is_zero()).then(|| {
+    let tags = (verdicts.is_some() && !config.cache.tag_ttl.is_zero()).then(|| {
         moka::future::Cache::builder()
             .max_capacity(config.cache.max_entries)
             .time_to_live(config.cache.tag_ttl)
@@ -230,7 +286,7 @@ pub fn build(
         work_budget: config.server.request_deadline,
         key_permits: Semaphore::new(config.server.max_concurrent_keys),
         inflight: Mutex::new(HashMap::new()),
-        cache,
+        verdicts,
         tags,
         metrics,
         fingerprint,

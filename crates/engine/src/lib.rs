@@ -21,6 +21,7 @@ mod metrics;
 pub mod policy;
 mod store;
 mod tree;
+mod verdicts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ use signet_types::{ReasonCode, VerificationResult, RESULT_VERSION};
 use signet_verify::Verifier;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use verdicts::CachedVerdict;
 
 pub use build::{build, BuildOutput};
 pub use metrics::EngineMetrics;
@@ -147,57 +149,13 @@ struct Inner {
     work_budget: Duration,
     key_permits: Semaphore,
     inflight: Mutex<HashMap<String, SharedOutcome>>,
-    cache: Option<moka::future::Cache<String, Arc<CachedVerdict>>>,
+    /// Verdicts in memory and, when configured, in Redis; None when `cache.ttl` is 0.
+    verdicts: Option<verdicts::Verdicts>,
     /// Tag → the manifest's descriptor it resolved to (`registry/repository:tag`), for
     /// `cache.tagTTL`.
     tags: Option<moka::future::Cache<String, signet_types::Descriptor>>,
     metrics: EngineMetrics,
     fingerprint: String,
-}
-
-/// A verdict as the cache keeps it: the result serialized once, as the provider sends it, so
-/// a cached answer is neither rebuilt nor cloned, and takes the size of its JSON in memory.
-/// It carries the trace id and time of the verification that made it (the ones its "verified"
-/// log line names).
-pub(crate) struct CachedVerdict {
-    json: Arc<serde_json::value::RawValue>,
-    item_error: Option<Box<str>>,
-    reason: Option<ReasonCode>,
-}
-
-impl CachedVerdict {
-    /// The verdict of `outcome`, serialized; None in the impossible case it does not serialize.
-    fn of(outcome: &ImageOutcome) -> Option<Self> {
-        let json = serde_json::value::to_raw_value(&outcome.result).ok()?;
-        Some(CachedVerdict {
-            json: Arc::from(json),
-            item_error: outcome.item_error.as_deref().map(Box::from),
-            reason: outcome.result.error_reason,
-        })
-    }
-
-    fn to_item(&self, key: &str) -> Item {
-        Item {
-            key: key.to_string(),
-            value: signet_types::gatekeeper::ItemValue::text(self.json.clone()),
-            error: self.item_error.as_deref().unwrap_or_default().to_string(),
-        }
-    }
-
-    /// The verdict as an [`ImageOutcome`] again (for callers that read the result's fields).
-    fn to_outcome(&self) -> ImageOutcome {
-        match serde_json::from_str::<VerificationResult>(self.json.get()) {
-            Ok(result) => ImageOutcome {
-                result,
-                item_error: self.item_error.as_deref().map(str::to_string),
-            },
-            Err(e) => ImageOutcome::error(
-                ReasonCode::InternalError,
-                format!("a cached verdict could not be read back: {e}"),
-                None,
-            ),
-        }
-    }
 }
 
 /// What answering one image produced: a fresh outcome, or a cached verdict.
@@ -450,13 +408,19 @@ impl Inner {
 
     /// The cached verdict for `reference`, when its digest is known without the registry.
     async fn cached_verdict(&self, reference: &ImageReference) -> Option<Arc<CachedVerdict>> {
-        let cache = self.cache.as_ref()?;
+        let verdicts = self.verdicts.as_ref()?;
         let known = self.known_descriptor(reference, true).await?;
-        let pinned = reference.pinned(known.digest());
-        let hit = cache.get(&format!("{pinned}#{}", self.fingerprint)).await?;
+        let hit = verdicts.local(&reference.pinned(known.digest())).await?;
         self.metrics.cache("hit");
         self.metrics.verdict(hit.reason);
         Some(hit)
+    }
+
+    /// The verdict another replica shared for `pinned`, as an outcome.
+    async fn shared_outcome(&self, pinned: &str, deadline: Instant) -> Option<ImageOutcome> {
+        let hit = self.verdicts.as_ref()?.shared(pinned, deadline).await?;
+        self.metrics.cache("shared_hit");
+        Some(hit.to_outcome())
     }
 
     async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
@@ -490,6 +454,17 @@ impl Inner {
         reference: &ImageReference,
         deadline: Instant,
     ) -> ImageOutcome {
+        let known = self.known_descriptor(reference, false).await;
+        // A digest known without the registry is looked up in the shared cache first, so a
+        // verdict another replica reached needs no registry request here either.
+        if let Some(k) = &known {
+            if let Some(o) = self
+                .shared_outcome(&reference.pinned(k.digest()), deadline)
+                .await
+            {
+                return o;
+            }
+        }
         let _permit = match self.key_permits.acquire().await {
             Ok(p) => p,
             Err(_) => {
@@ -502,7 +477,8 @@ impl Inner {
         };
         // A tag resolved within cache.tagTTL is not resolved again; a digest always is (its
         // manifest's media type and size make the subject, and the fetch checks the digest).
-        let descriptor = match self.known_descriptor(reference, false).await {
+        let looked_up_shared = known.is_some();
+        let descriptor = match known {
             Some(KnownDigest::Tag(d)) => d,
             _ => match self.registry.resolve(reference, deadline).await {
                 Ok(r) => {
@@ -513,16 +489,22 @@ impl Inner {
             },
         };
         let pinned = reference.pinned(&descriptor.digest);
-        let cache_key = format!("{pinned}#{}", self.fingerprint);
-        if let Some(cache) = &self.cache {
-            if let Some(hit) = cache.get(&cache_key).await {
+        if let Some(verdicts) = &self.verdicts {
+            if let Some(hit) = verdicts.local(&pinned).await {
                 self.metrics.cache("hit");
                 return hit.to_outcome();
             }
             self.metrics.cache("miss");
+            if !looked_up_shared {
+                if let Some(o) = self.shared_outcome(&pinned, deadline).await {
+                    return o;
+                }
+            }
         }
         let subject = signet_verify::Subject::new(reference.repository_path(), descriptor);
-        let outcome = self.verify_subject_tree(subject, pinned, deadline).await;
+        let outcome = self
+            .verify_subject_tree(subject, pinned.clone(), deadline)
+            .await;
         // A failed verdict is not cached when any failure in it may go away on retry, even one
         // the top-level reason does not name (e.g. one signature's revocation status unknown).
         let transient = outcome
@@ -532,10 +514,8 @@ impl Inner {
             .unwrap_or(false)
             || outcome.item_error.is_some()
             || (!outcome.result.is_success && any_transient(&outcome.result.verifier_reports));
-        if let (Some(cache), false) = (&self.cache, transient) {
-            if let Some(verdict) = CachedVerdict::of(&outcome) {
-                cache.insert(cache_key, Arc::new(verdict)).await;
-            }
+        if let (Some(verdicts), false) = (&self.verdicts, transient) {
+            verdicts.store(&pinned, &outcome).await;
         }
         outcome
     }

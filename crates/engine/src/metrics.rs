@@ -6,6 +6,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use signet_registry::RegistryObserver;
@@ -30,6 +31,22 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RedisLabels {
+    op: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RedisOpLabels {
+    op: String,
+}
+
+/// 50 µs .. ~1.6 s: Redis on loopback answers in well under a millisecond.
+fn redis_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerdictLabels {
     reason: String,
 }
@@ -47,6 +64,9 @@ pub struct EngineMetrics {
     registry_duration: Family<RegistryLabels, Histogram, fn() -> Histogram>,
     cache: Family<CacheLabels, Counter>,
     verdicts: Family<VerdictLabels, Counter>,
+    redis: Family<RedisLabels, Counter>,
+    redis_duration: Family<RedisOpLabels, Histogram, fn() -> Histogram>,
+    redis_up: Gauge,
 }
 
 impl Default for EngineMetrics {
@@ -57,6 +77,9 @@ impl Default for EngineMetrics {
             registry_duration: Family::new_with_constructor(duration_histogram),
             cache: Family::default(),
             verdicts: Family::default(),
+            redis: Family::default(),
+            redis_duration: Family::new_with_constructor(redis_histogram),
+            redis_up: Gauge::default(),
         }
     }
 }
@@ -91,7 +114,37 @@ impl EngineMetrics {
             "Image verdicts by reason (none = passed)",
             m.verdicts.clone(),
         );
+        r.register(
+            "cache_redis_operations",
+            "Shared verdict cache (Redis) operations by op (get, set) and result: hit, miss, stored; garbage, unauthenticated, stale = an entry ignored; down, timeout, error = Redis not used",
+            m.redis.clone(),
+        );
+        r.register(
+            "cache_redis_duration_seconds",
+            "Time of shared verdict cache (Redis) operations, as the answer waited for them (get) or in the background (set)",
+            m.redis_duration.clone(),
+        );
+        r.register(
+            "cache_redis_up",
+            "1 while the connection to the shared verdict cache (Redis) is up",
+            m.redis_up.clone(),
+        );
         m
+    }
+
+    pub(crate) fn redis(&self, op: &str, result: &str, elapsed: Duration, up: bool) {
+        self.redis
+            .get_or_create(&RedisLabels {
+                op: op.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+        if !elapsed.is_zero() {
+            self.redis_duration
+                .get_or_create(&RedisOpLabels { op: op.to_string() })
+                .observe(elapsed.as_secs_f64());
+        }
+        self.redis_up.set(i64::from(up));
     }
 
     pub(crate) fn verifier(&self, name: &str, type_: &str, success: bool, elapsed: Duration) {

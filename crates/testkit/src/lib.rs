@@ -11,6 +11,8 @@
 //! - [`Blackhole`]: a TCP server that accepts connections and never answers (deadline tests).
 //! - [`LyingRegistry`]: a tiny in-process registry that lies about digests, serves oversized
 //!   manifests, rate-limits, fails transiently or stalls, per repository name.
+//! - [`RedisServer`]: Debian's `redis-server` with a password, plain or TLS, for the shared
+//!   verdict cache.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -49,11 +51,13 @@ use anyhow::{bail, Context, Result};
 mod blackhole;
 mod ca;
 mod lying;
+mod redis;
 mod registry;
 
 pub use blackhole::Blackhole;
 pub use ca::{CertKey, TestCa};
 pub use lying::{LyingRegistry, BIG_MANIFEST_SIZE, MANY_REFERRERS, SLOW_DELAY};
+pub use redis::RedisServer;
 pub use registry::{cosign_generate_key_pair, Registry, RegistryKind};
 
 /// How long helpers wait for a started component to become ready before giving up.
