@@ -425,27 +425,46 @@ impl Inner {
 
     async fn verify_reference(self: &Arc<Self>, reference: ImageReference) -> ImageOutcome {
         let deadline = Instant::now() + self.work_budget;
-        let outcome =
+        let (outcome, source) =
             match tokio::time::timeout_at(deadline, self.verify_within(&reference, deadline)).await
             {
-                Ok(o) => o,
-                Err(_) => ImageOutcome::error(
-                    ReasonCode::Timeout,
-                    format!(
+                Ok(found) => found,
+                Err(_) => (
+                    ImageOutcome::error(
+                        ReasonCode::Timeout,
+                        format!(
                         "verification of {reference} did not finish within its time budget of {:?}",
                         self.work_budget
                     ),
-                    None,
+                        None,
+                    ),
+                    Source::Verified,
                 ),
             };
         self.metrics.verdict(outcome.result.error_reason);
-        tracing::info!(
-            image = %reference,
-            success = outcome.result.is_success,
-            reason = outcome.result.error_reason.map(|r| r.as_str()).unwrap_or("none"),
-            trace_id = %outcome.result.trace_id,
-            "verified"
-        );
+        let reason = outcome
+            .result
+            .error_reason
+            .map(|r| r.as_str())
+            .unwrap_or("none");
+        match source {
+            Source::Verified => tracing::info!(
+                image = %reference,
+                success = outcome.result.is_success,
+                reason,
+                trace_id = %outcome.result.trace_id,
+                "verified"
+            ),
+            // The verdict's trace id is the verification's, logged where it ran.
+            Source::Memory | Source::Shared => tracing::debug!(
+                image = %reference,
+                success = outcome.result.is_success,
+                reason,
+                trace_id = %outcome.result.trace_id,
+                from = if source == Source::Shared { "redis" } else { "memory" },
+                "answered from the cache"
+            ),
+        }
         outcome
     }
 
@@ -453,7 +472,7 @@ impl Inner {
         self: &Arc<Self>,
         reference: &ImageReference,
         deadline: Instant,
-    ) -> ImageOutcome {
+    ) -> (ImageOutcome, Source) {
         let known = self.known_descriptor(reference, false).await;
         // A digest known without the registry is looked up in the shared cache first, so a
         // verdict another replica reached needs no registry request here either.
@@ -462,16 +481,19 @@ impl Inner {
                 .shared_outcome(&reference.pinned(k.digest()), deadline)
                 .await
             {
-                return o;
+                return (o, Source::Shared);
             }
         }
         let _permit = match self.key_permits.acquire().await {
             Ok(p) => p,
             Err(_) => {
-                return ImageOutcome::error(
-                    ReasonCode::InternalError,
-                    "the engine is shutting down".into(),
-                    None,
+                return (
+                    ImageOutcome::error(
+                        ReasonCode::InternalError,
+                        "the engine is shutting down".into(),
+                        None,
+                    ),
+                    Source::Verified,
                 )
             }
         };
@@ -485,19 +507,24 @@ impl Inner {
                     self.remember_tag(reference, &r.descriptor).await;
                     r.descriptor
                 }
-                Err(e) => return ImageOutcome::error(e.reason(), e.to_string(), None),
+                Err(e) => {
+                    return (
+                        ImageOutcome::error(e.reason(), e.to_string(), None),
+                        Source::Verified,
+                    )
+                }
             },
         };
         let pinned = reference.pinned(&descriptor.digest);
         if let Some(verdicts) = &self.verdicts {
             if let Some(hit) = verdicts.local(&pinned).await {
                 self.metrics.cache("hit");
-                return hit.to_outcome();
+                return (hit.to_outcome(), Source::Memory);
             }
             self.metrics.cache("miss");
             if !looked_up_shared {
                 if let Some(o) = self.shared_outcome(&pinned, deadline).await {
-                    return o;
+                    return (o, Source::Shared);
                 }
             }
         }
@@ -517,7 +544,7 @@ impl Inner {
         if let (Some(verdicts), false) = (&self.verdicts, transient) {
             verdicts.store(&pinned, &outcome).await;
         }
-        outcome
+        (outcome, Source::Verified)
     }
 
     async fn verify_subject_tree(
@@ -563,6 +590,14 @@ fn any_transient(reports: &[signet_types::VerifierReport]) -> bool {
     reports.iter().any(|r| {
         r.error_reason.is_some_and(|e| e.is_transient()) || any_transient(&r.nested_results)
     })
+}
+
+/// Where an outcome came from (for the log: only a verification says "verified").
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Verified,
+    Memory,
+    Shared,
 }
 
 /// A digest known without asking the registry.
