@@ -175,6 +175,141 @@ text (--set-file); empty when not given. It replaces notation.trustPolicies.
 {{- first $levels | default "strict" -}}
 {{- end -}}
 
+{{/* A duration as the schema types them (digits and ms, s, m or h) in milliseconds. */}}
+{{- define "signet.ms" -}}
+{{- $unit := regexReplaceAll "^[0-9]+" . "" -}}
+{{- mul (regexFind "^[0-9]+" . | atoi) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) -}}
+{{- end -}}
+
+{{/* The verdict cache's ttl: 0s with Ratify's provider.cache.enabled=false, else Ratify's
+provider.cache.ttl, else cache.ttl. */}}
+{{- define "signet.cacheTTL" -}}
+{{- $rc := .Values.provider.cache -}}
+{{- if eq (toString $rc.enabled) "false" -}}0s{{- else -}}{{- $rc.ttl | default .Values.cache.ttl -}}{{- end -}}
+{{- end -}}
+
+{{/*
+cache.redis, checked as Signet checks it and at install: YAML {secret, password, caSecret, caKey}
+(the Secret holding hmacKey and password, whether there is a password, the Secret and key holding
+the CA), or nothing when cache.redis is off. No message repeats the URL (it may hold a password).
+*/}}
+{{- define "signet.redis" -}}
+{{- $r := .Values.cache.redis -}}
+{{- if $r.enabled -}}
+{{- if not $r.url -}}
+{{- fail "cache.redis.enabled needs cache.redis.url, the Redis to share verdicts through: --set cache.redis.url=redis://redis.example.svc:6379/0 (rediss:// for TLS)" -}}
+{{- end -}}
+{{- $rest := regexReplaceAll "^rediss?://" $r.url "" -}}
+{{- if eq $rest $r.url -}}
+{{- fail "cache.redis.url is not a Redis URL: give redis://host:port/db, or rediss://host:port/db for TLS" -}}
+{{- end -}}
+{{- if contains "@" $rest -}}
+{{- if contains ":" (regexReplaceAll "@[^@]*$" $rest "") -}}
+{{- fail "cache.redis.url contains a password, which would be in the ConfigMap and in logs: remove it from the URL and give it as cache.redis.password (the chart keeps it in a Secret), or in cache.redis.existingSecret (key password, with cache.redis.existingSecretHasPassword=true)" -}}
+{{- end -}}
+{{- fail "cache.redis.url contains a user name: remove it from the URL and give it as cache.redis.username" -}}
+{{- end -}}
+{{- if contains "#" $rest -}}
+{{- fail "cache.redis.url has a fragment (#...): Signet never turns off TLS verification; remove it, and give the server's CA in cache.redis.tls.caCert or cache.redis.tls.caSecret" -}}
+{{- end -}}
+{{- if not (regexMatch "^[^/?]+" $rest) -}}
+{{- fail "cache.redis.url names no host: give redis://host:port/db" -}}
+{{- end -}}
+{{- $tls := hasPrefix "rediss://" $r.url -}}
+{{- if and $r.tls.caCert $r.tls.caSecret -}}
+{{- fail "give cache.redis.tls.caCert (the CA's PEM) or cache.redis.tls.caSecret (a Secret with ca.crt), not both" -}}
+{{- end -}}
+{{- if and (or $r.tls.caCert $r.tls.caSecret) (not $tls) -}}
+{{- fail "cache.redis.tls.caCert or caSecret is given but cache.redis.url is redis:// (no TLS): use rediss://host:port/db for a TLS Redis, or remove the CA" -}}
+{{- end -}}
+{{- $password := false -}}
+{{- if $r.existingSecret -}}
+{{- if $r.hmacKey -}}
+{{- fail "give cache.redis.hmacKey or cache.redis.existingSecret (its key hmacKey), not both" -}}
+{{- end -}}
+{{- if $r.password -}}
+{{- fail "give cache.redis.password or cache.redis.existingSecret (its key password), not both" -}}
+{{- end -}}
+{{- $password = or (not (empty $r.username)) $r.existingSecretHasPassword -}}
+{{- else -}}
+{{- if $r.existingSecretHasPassword -}}
+{{- fail "cache.redis.existingSecretHasPassword is set without cache.redis.existingSecret: name the Secret, or give cache.redis.password" -}}
+{{- end -}}
+{{- if and $r.username (not $r.password) -}}
+{{- fail "cache.redis.username needs a password: set cache.redis.password, or cache.redis.existingSecret with the key password" -}}
+{{- end -}}
+{{- $key := regexReplaceAll "\\s+$" $r.hmacKey "" -}}
+{{- if and $r.hmacKey (lt (len $key) 32) -}}
+{{- fail (printf "cache.redis.hmacKey holds %d bytes; it needs at least 32 (e.g. --set cache.redis.hmacKey=$(openssl rand -hex 32)), or leave it empty for a generated one" (len $key)) -}}
+{{- end -}}
+{{- $password = not (empty $r.password) -}}
+{{- end -}}
+{{- $ttl := include "signet.cacheTTL" . -}}
+{{- $ttlMs := include "signet.ms" $ttl | atoi -}}
+{{- if eq $ttlMs 0 -}}
+{{- fail "cache.redis needs the verdict cache on, as Redis is its second level: the cache is off (provider.cache.enabled=false, or a ttl of 0s)" -}}
+{{- end -}}
+{{- $day := 86400000 -}}
+{{- $redisTTL := $ttlMs -}}
+{{- with $r.ttl -}}
+{{- $redisTTL = include "signet.ms" . | atoi -}}
+{{- if or (lt $redisTTL 1000) (gt $redisTTL $day) -}}
+{{- fail (printf "cache.redis.ttl %s is out of range: give 1s to 24h" .) -}}
+{{- end -}}
+{{- end -}}
+{{- with $r.negativeTTL -}}
+{{- if gt (include "signet.ms" . | atoi) $redisTTL -}}
+{{- fail (printf "cache.redis.negativeTTL %s is longer than the Redis ttl (cache.redis.ttl, else the cache's): a failed verdict would outlive a passing one" .) -}}
+{{- end -}}
+{{- end -}}
+{{- with $r.timeout -}}
+{{- $t := include "signet.ms" . | atoi -}}
+{{- if or (lt $t 1) (gt $t 5000) -}}
+{{- fail (printf "cache.redis.timeout %s is out of range: give 1ms to 5s" .) -}}
+{{- end -}}
+{{- end -}}
+{{- $out := dict "secret" ($r.existingSecret | default (printf "%s-redis" (include "signet.fullname" .))) "password" $password -}}
+{{- if $r.tls.caCert -}}
+{{- $_ := set $out "caSecret" (printf "%s-trust" (include "signet.fullname" .)) -}}
+{{- $_ := set $out "caKey" "redis-ca.crt" -}}
+{{- else if $r.tls.caSecret -}}
+{{- $_ := set $out "caSecret" $r.tls.caSecret -}}
+{{- $_ := set $out "caKey" "ca.crt" -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The HMAC key of the chart's Redis Secret: given in cache.redis.hmacKey, else the one generated at
+the first install (kept in that Secret across upgrades, so every replica, old and new, shares
+it), else generated now. Only redis.yaml includes it, once.
+*/}}
+{{- define "signet.redisHmacKey" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (printf "%s-redis" (include "signet.fullname" .)) -}}
+{{- include "signet.redisHmacKeyFrom" (dict "root" . "existing" $existing) -}}
+{{- end -}}
+
+{{/* signet.redisHmacKey given what `lookup` found (`existing`: the Redis Secret of an earlier
+install, or empty), for the same reason as signet.tlsFrom. A key found shorter than Signet
+accepts (edited by hand) is replaced. */}}
+{{- define "signet.redisHmacKeyFrom" -}}
+{{- $existing := .existing -}}
+{{- with .root -}}
+{{- $found := "" -}}
+{{- if and $existing $existing.data (index $existing.data "hmacKey") -}}
+{{- $found = index $existing.data "hmacKey" | b64dec -}}
+{{- end -}}
+{{- if .Values.cache.redis.hmacKey -}}
+{{- .Values.cache.redis.hmacKey -}}
+{{- else if ge (len (regexReplaceAll "\\s+$" $found "")) 32 -}}
+{{- $found -}}
+{{- else -}}
+{{- randAlphaNum 64 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Signet's configuration file, from the values. */}}
 {{- define "signet.config" -}}
 {{- $deadline := sub (mul .Values.provider.timeout.validationTimeoutSeconds 1000) 500 -}}
@@ -221,23 +356,54 @@ registry:
 {{- end }}
 {{- $rc := .Values.provider.cache }}
 {{- if and $rc.type (ne $rc.type "ristretto") }}
-{{- fail (printf "provider.cache.type %s: Signet keeps verdicts in memory (Ratify's ristretto); a shared cache is not available yet" $rc.type) }}
+{{- fail (printf "provider.cache.type %s: Ratify's cache through a dapr state store cannot be mapped automatically, as Signet talks to Redis itself: remove provider.cache.type and set cache.redis.enabled=true and cache.redis.url=redis://host:6379/0 (docs/install.md, \"Sharing verdicts across replicas\")" $rc.type) }}
 {{- end }}
 {{- if $rc.name }}
-{{- fail "provider.cache.name names a dapr state store: Signet does not use dapr; remove it" }}
+{{- fail "provider.cache.name names a dapr state store: Signet does not use dapr; remove it (cache.redis shares verdicts through Redis directly)" }}
 {{- end }}
+{{- $ttl := include "signet.cacheTTL" . }}
+{{- with .Values.cache.negativeTTL }}
+{{- if gt (include "signet.ms" . | atoi) (include "signet.ms" $ttl | atoi) }}
+{{- fail (printf "cache.negativeTTL %s is longer than the cache's ttl %s: a failed verdict would outlive a passing one" . $ttl) }}
+{{- end }}
+{{- end }}
+{{- $redis := include "signet.redis" . | fromYaml }}
+{{- $r := .Values.cache.redis }}
 cache:
-  {{- if eq (toString $rc.enabled) "false" }}
-  ttl: 0s
-  {{- else }}
-  ttl: {{ $rc.ttl | default .Values.cache.ttl | quote }}
-  {{- end }}
+  ttl: {{ $ttl | quote }}
   {{- if $rc.cacheSizeMb }}
   maxEntries: {{ mul $rc.cacheSizeMb 170 }}
   {{- else }}
   maxEntries: {{ .Values.cache.maxEntries }}
   {{- end }}
   tagTTL: {{ .Values.cache.tagTTL | quote }}
+  {{- with .Values.cache.negativeTTL }}
+  negativeTTL: {{ . | quote }}
+  {{- end }}
+  {{- if $redis }}
+  redis:
+    url: {{ $r.url | quote }}
+    {{- with $r.username }}
+    username: {{ . | quote }}
+    {{- end }}
+    {{- if $redis.password }}
+    passwordFile: /etc/signet/redis/password
+    {{- end }}
+    {{- if $redis.caSecret }}
+    caFile: /etc/signet/redis/ca.crt
+    {{- end }}
+    hmacKeyFile: /etc/signet/redis/hmac-key
+    keyPrefix: {{ $r.keyPrefix | quote }}
+    {{- with $r.ttl }}
+    ttl: {{ . | quote }}
+    {{- end }}
+    {{- with $r.negativeTTL }}
+    negativeTTL: {{ . | quote }}
+    {{- end }}
+    {{- with $r.timeout }}
+    timeout: {{ . | quote }}
+    {{- end }}
+  {{- end }}
 verifiers:
 {{- $n := .Values.notation }}
 {{- $doc := include "signet.notationPolicyDocument" . | fromYaml }}

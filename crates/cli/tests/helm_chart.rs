@@ -105,15 +105,12 @@ fn lay_out(objects: &[Value], root: &Path) -> PathBuf {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, data[key].as_str().unwrap()).unwrap();
         } else if let Some(s) = volume.get("secret") {
-            let name = s["secretName"].as_str().unwrap();
-            let data = &find(objects, "Secret", name)["data"];
-            for item in s["items"].as_array().unwrap() {
-                let path = local(mount).join(item["path"].as_str().unwrap());
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                let bytes = STANDARD
-                    .decode(data[item["key"].as_str().unwrap()].as_str().unwrap())
-                    .unwrap();
-                std::fs::write(path, bytes).unwrap();
+            write_items(objects, s["secretName"].as_str().unwrap(), s, &local(mount));
+        } else if let Some(p) = volume.get("projected") {
+            // Several Secrets' items in one directory.
+            for source in p["sources"].as_array().unwrap() {
+                let s = source.get("secret").expect("only Secrets are projected");
+                write_items(objects, s["name"].as_str().unwrap(), s, &local(mount));
             }
         } else {
             panic!("unexpected volume {volume}");
@@ -127,6 +124,22 @@ fn lay_out(objects: &[Value], root: &Path) -> PathBuf {
         .collect();
     let at = args.iter().position(|a| *a == "--config").unwrap();
     local(args[at + 1])
+}
+
+/// Writes the `items` of the Secret `name` (among `objects`) that `volume` (a secret volume or
+/// a projected source) selects under `dir`, as the kubelet would; a key the Secret lacks fails,
+/// as the pod would.
+fn write_items(objects: &[Value], name: &str, volume: &Value, dir: &Path) {
+    let data = &find(objects, "Secret", name)["data"];
+    for item in volume["items"].as_array().unwrap() {
+        let key = item["key"].as_str().unwrap();
+        let path = dir.join(item["path"].as_str().unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let encoded = data[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("Secret {name} has no key {key}: {data}"));
+        std::fs::write(path, STANDARD.decode(encoded).unwrap()).unwrap();
+    }
 }
 
 struct Provider(Child);
@@ -458,6 +471,14 @@ fn wrong_values_fail_at_install_with_what_to_set() {
         }
         v
     };
+    // cache.redis enabled with a plain URL, and `patch` over it.
+    let redis = |patch: Value| {
+        let mut r = json!({"enabled": true, "url": "redis://redis.cache.svc:6379/0"});
+        for (k, p) in patch.as_object().unwrap() {
+            r[k] = p.clone();
+        }
+        with(json!({"cache": {"redis": r}}))
+    };
     for (values, words) in [
         // a typo in a value name
         (
@@ -547,7 +568,120 @@ fn wrong_values_fail_at_install_with_what_to_set() {
         ),
         (
             with(json!({"provider": {"cache": {"type": "redis"}}})),
-            "provider.cache.type redis",
+            "provider.cache.type redis: Ratify's cache through a dapr state store cannot be mapped automatically",
+        ),
+        (
+            with(json!({"provider": {"cache": {"type": "dapr"}}})),
+            "set cache.redis.enabled=true and cache.redis.url=",
+        ),
+        // cache.redis: what to set when something is missing or misplaced
+        (
+            with(json!({"cache": {"redis": {"enabled": true}}})),
+            "cache.redis.enabled needs cache.redis.url",
+        ),
+        (
+            redis(json!({"url": "redis://:hunter2@redis.cache.svc:6379/0"})),
+            "cache.redis.url contains a password, which would be in the ConfigMap and in logs: remove it from the URL and give it as cache.redis.password",
+        ),
+        (
+            redis(json!({"url": "rediss://signet:hunter2@redis.cache.svc:6380/0"})),
+            "cache.redis.url contains a password",
+        ),
+        (
+            // a password with a slash in it, which ends the authority for a URL parser
+            redis(json!({"url": "redis://:hunter/2@redis.cache.svc:6379/0"})),
+            "cache.redis.url contains a password",
+        ),
+        (
+            redis(json!({"url": "redis://signet@redis.cache.svc:6379/0"})),
+            "cache.redis.url contains a user name: remove it from the URL and give it as cache.redis.username",
+        ),
+        (
+            redis(json!({"url": "rediss://redis.cache.svc:6380/0#insecure"})),
+            "cache.redis.url has a fragment",
+        ),
+        (
+            redis(json!({"url": "redis:///0"})),
+            "cache.redis.url names no host",
+        ),
+        (
+            redis(json!({"url": "http://redis.cache.svc:6379"})),
+            "at '/cache/redis/url'",
+        ),
+        (
+            redis(json!({"tls": {"caCert": "-----BEGIN CERTIFICATE-----"}})),
+            "cache.redis.tls.caCert or caSecret is given but cache.redis.url is redis:// (no TLS): use rediss://",
+        ),
+        (
+            redis(json!({"tls": {"caSecret": "redis-tls"}})),
+            "but cache.redis.url is redis:// (no TLS)",
+        ),
+        (
+            redis(json!({"url": "rediss://redis.cache.svc:6380/0",
+                         "tls": {"caCert": "x", "caSecret": "redis-tls"}})),
+            "give cache.redis.tls.caCert (the CA's PEM) or cache.redis.tls.caSecret",
+        ),
+        (
+            redis(json!({"username": "signet"})),
+            "cache.redis.username needs a password: set cache.redis.password, or cache.redis.existingSecret",
+        ),
+        (
+            redis(json!({"hmacKey": "short\n"})),
+            "cache.redis.hmacKey holds 5 bytes; it needs at least 32",
+        ),
+        (
+            redis(json!({"existingSecret": "redis-auth", "hmacKey": "k".repeat(32)})),
+            "give cache.redis.hmacKey or cache.redis.existingSecret (its key hmacKey), not both",
+        ),
+        (
+            redis(json!({"existingSecret": "redis-auth", "password": "pw"})),
+            "give cache.redis.password or cache.redis.existingSecret (its key password), not both",
+        ),
+        (
+            redis(json!({"existingSecretHasPassword": true})),
+            "cache.redis.existingSecretHasPassword is set without cache.redis.existingSecret",
+        ),
+        (
+            redis(json!({"passwordFile": "/etc/redis/password"})),
+            "additional properties 'passwordFile' not allowed",
+        ),
+        (
+            redis(json!({"keyPrefix": "signet prod:"})),
+            "at '/cache/redis/keyPrefix'",
+        ),
+        (
+            redis(json!({"timeout": "50 ms"})),
+            "at '/cache/redis/timeout'",
+        ),
+        (
+            redis(json!({"timeout": "10s"})),
+            "cache.redis.timeout 10s is out of range: give 1ms to 5s",
+        ),
+        (
+            redis(json!({"timeout": "0ms"})),
+            "cache.redis.timeout 0ms is out of range",
+        ),
+        (
+            redis(json!({"ttl": "48h"})),
+            "cache.redis.ttl 48h is out of range: give 1s to 24h",
+        ),
+        (
+            redis(json!({"negativeTTL": "2m"})),
+            "cache.redis.negativeTTL 2m is longer than the Redis ttl",
+        ),
+        (
+            with(json!({"cache": {"negativeTTL": "2m"}})),
+            "cache.negativeTTL 2m is longer than the cache's ttl 60s",
+        ),
+        (
+            with(json!({"provider": {"cache": {"enabled": false}},
+                        "cache": {"redis": {"enabled": true, "url": "redis://redis:6379"}}})),
+            "cache.redis needs the verdict cache on",
+        ),
+        (
+            with(json!({"cache": {"ttl": "0s",
+                        "redis": {"enabled": true, "url": "redis://redis:6379"}}})),
+            "cache.redis needs the verdict cache on",
         ),
         (
             with(json!({"logger": {"formatter": "logstash"}})),
@@ -587,6 +721,21 @@ fn wrong_values_fail_at_install_with_what_to_set() {
     ] {
         let e = render(&values).expect_err(&values.to_string());
         assert!(e.contains(words), "{words:?} not in: {e}");
+        // No refusal repeats a password it was given.
+        assert!(!e.contains("hunter"), "the password is in the message: {e}");
+    }
+    // The values of the refusals, corrected, install.
+    for ok in [
+        redis(json!({})),
+        redis(json!({"url": "rediss://redis.cache.svc:6380/0", "tls": {"caSecret": "redis-tls"}})),
+        redis(json!({"username": "signet", "password": "pw"})),
+        redis(json!({"existingSecret": "redis-auth", "username": "signet"})),
+        redis(
+            json!({"hmacKey": "k".repeat(32), "timeout": "5s", "ttl": "24h", "negativeTTL": "1h"}),
+        ),
+        with(json!({"cache": {"negativeTTL": "60s"}})),
+    ] {
+        render(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
 }
 
@@ -612,7 +761,58 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
     let key = read("cosign/03-legacy-sig-keyed/a-no-tlog/cosign.pub");
     let root = read("cosign/01-cosign-v3-image-signature-bundle/trusted_root.json");
     let ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let redis_ca = TestCa::new("redis CA (test)").cert_pem();
     let cases: Vec<(&str, Value, &[&str])> = vec![
+        // verdicts shared through Redis, the HMAC key generated into the chart's Secret
+        (
+            "redis-generated-key",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "cache": {"ttl": "5m", "negativeTTL": "20s", "redis": {"enabled": true,
+                    "url": "redis://redis.cache.svc:6379/0", "keyPrefix": "prod:",
+                    "ttl": "2m", "negativeTTL": "5s", "timeout": "100ms"}}}),
+            &[
+                "  negativeTTL: \"20s\"\n  redis:\n",
+                "url: \"redis://redis.cache.svc:6379/0\"",
+                "hmacKeyFile: /etc/signet/redis/hmac-key",
+                "keyPrefix: \"prod:\"",
+                "    ttl: \"2m\"",
+                "    negativeTTL: \"5s\"",
+                "timeout: \"100ms\"",
+            ],
+        ),
+        // Redis over TLS with its CA given, and a password (requirepass) the chart keeps in its
+        // Secret; Ratify's cache values still map onto the cache Redis sits behind
+        (
+            "redis-tls-ca-password",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "provider": {"cache": {"ttl": "30s", "cacheSizeMb": 10}},
+                "cache": {"redis": {"enabled": true, "url": "rediss://redis.cache.svc:6380/1",
+                    "password": "s3cret", "tls": {"caCert": redis_ca}}}}),
+            &[
+                "ttl: \"30s\"",
+                "url: \"rediss://redis.cache.svc:6380/1\"",
+                "passwordFile: /etc/signet/redis/password",
+                "caFile: /etc/signet/redis/ca.crt",
+                "keyPrefix: \"signet:\"",
+            ],
+        ),
+        // an existing Secret with the key and an ACL user's password, the CA from the Secret
+        // cert-manager wrote for Redis's certificate
+        (
+            "redis-existing-secret-acl",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "cache": {"redis": {"enabled": true, "url": "rediss://redis.cache.svc:6380/0",
+                    "username": "signet", "existingSecret": "redis-auth",
+                    "tls": {"caSecret": "redis-tls"}}}}),
+            &[
+                "username: \"signet\"",
+                "passwordFile: /etc/signet/redis/password",
+                "caFile: /etc/signet/redis/ca.crt",
+            ],
+        ),
         // notation certificates without policies: one policy trusts them everywhere
         (
             "notation-default-policy",
@@ -877,6 +1077,9 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "data": {"tls.crt": STANDARD.encode(&leaf.cert_pem),
                          "tls.key": STANDARD.encode(&leaf.key_pem)}}));
         }
+        if name.starts_with("redis-") {
+            check_redis_objects(name, &values, &mut objects, &redis_ca);
+        }
         // The registry Secret exists in the cluster, not in the chart: stand one in.
         objects.push(json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "ghcr-pull"}, "type": "kubernetes.io/dockerconfigjson",
@@ -887,6 +1090,25 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
         let text = std::fs::read_to_string(&config).unwrap();
         for w in words {
             assert!(text.contains(w), "{name}: {w:?} not in\n{text}");
+        }
+        if name.starts_with("redis-") {
+            // What Signet reads: the key every replica shares, and no secret in the ConfigMap.
+            let key = std::fs::read(root_dir.join("redis/hmac-key")).unwrap();
+            assert!(key.len() >= 32, "{name}: {} bytes", key.len());
+            assert!(
+                !text.contains("s3cret"),
+                "{name}: the password is not in the ConfigMap"
+            );
+            if name == "redis-generated-key" {
+                for absent in ["passwordFile", "caFile", "username"] {
+                    assert!(!text.contains(absent), "{name}: {absent} in\n{text}");
+                }
+            } else {
+                let ca_file = std::fs::read_to_string(root_dir.join("redis/ca.crt")).unwrap();
+                assert!(ca_file.contains("BEGIN CERTIFICATE"), "{name}");
+                let password = std::fs::read_to_string(root_dir.join("redis/password")).unwrap();
+                assert_eq!(password, "s3cret", "{name}");
+            }
         }
         std::fs::write(
             &config,
@@ -921,6 +1143,143 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "{name}: the Provider trusts the given CA"
             );
         }
+    }
+}
+
+/// The Redis objects of a matrix case: the HMAC key's Secret (the chart's, or the existing one,
+/// stood in here as the cluster would hold it), the one read-only directory every replica mounts
+/// it in, and the strict validation of that volume. Adds the stand-ins to `objects`.
+fn check_redis_objects(name: &str, values: &Value, objects: &mut Vec<Value>, redis_ca: &str) {
+    let redis = &values["cache"]["redis"];
+    let deployment = find(objects, "Deployment", "signet").clone();
+    let pod = &deployment["spec"]["template"]["spec"];
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "redis")
+        .unwrap_or_else(|| panic!("{name}: no redis mount in {deployment}"));
+    assert_eq!(mount["mountPath"], "/etc/signet/redis", "{name}");
+    assert_eq!(mount["readOnly"], true, "{name}");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "redis")
+        .unwrap();
+    let sources: Vec<(&str, Vec<(&str, &str)>)> = volume["projected"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let items = s["secret"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| (i["key"].as_str().unwrap(), i["path"].as_str().unwrap()))
+                .collect();
+            (s["secret"]["name"].as_str().unwrap(), items)
+        })
+        .collect();
+    let chart_secret = objects
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "signet-redis");
+    match name {
+        "redis-generated-key" => {
+            // One Secret for the Deployment's pod template: every replica reads the same key.
+            assert!(deployment["spec"]["replicas"].as_i64().unwrap() > 1);
+            assert_eq!(
+                sources,
+                [("signet-redis", vec![("hmacKey", "hmac-key")])],
+                "{name}"
+            );
+            let data = &chart_secret.expect("the chart's Redis Secret")["data"];
+            let key = STANDARD.decode(data["hmacKey"].as_str().unwrap()).unwrap();
+            assert_eq!(key.len(), 64, "{name}");
+            assert!(key.iter().all(u8::is_ascii_alphanumeric), "{name}");
+            assert!(data.get("password").is_none(), "{name}: {data}");
+            // The object validation is as strict for the new volume as for the others: an
+            // unknown field in a projected source is refused.
+            let mut broken = deployment.clone();
+            broken["spec"]["template"]["spec"]["volumes"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|v| v["name"] == "redis")
+                .unwrap()["projected"]["sources"][0]["secret"]["itemz"] = json!([]);
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("deployment.yaml");
+            std::fs::write(&file, serde_yaml_ng::to_string(&broken).unwrap()).unwrap();
+            let out = chart_py(&["validate", file.to_str().unwrap()]);
+            assert!(
+                out["errors"].to_string().contains("itemz"),
+                "{name}: the validator lets an unknown volume field through: {out}"
+            );
+        }
+        "redis-tls-ca-password" => {
+            assert_eq!(
+                sources,
+                [
+                    (
+                        "signet-redis",
+                        vec![("hmacKey", "hmac-key"), ("password", "password")]
+                    ),
+                    ("signet-trust", vec![("redis-ca.crt", "ca.crt")]),
+                ],
+                "{name}"
+            );
+            let data = &chart_secret.expect("the chart's Redis Secret")["data"];
+            assert_eq!(
+                STANDARD.decode(data["password"].as_str().unwrap()).unwrap(),
+                b"s3cret"
+            );
+            let trust = &find(objects, "Secret", "signet-trust")["data"];
+            assert_eq!(
+                STANDARD
+                    .decode(trust["redis-ca.crt"].as_str().unwrap())
+                    .unwrap(),
+                redis_ca.as_bytes()
+            );
+            // A new password rolls the pods (Signet reads it when it starts).
+            let mut other = values.clone();
+            other["cache"]["redis"]["password"] = json!("n3w");
+            let rolled = render(&other).unwrap();
+            let annotation = |d: &Value| {
+                d["spec"]["template"]["metadata"]["annotations"]["checksum/trust"].clone()
+            };
+            assert_ne!(
+                annotation(find(&rolled, "Deployment", "signet")),
+                annotation(&deployment),
+                "{name}"
+            );
+        }
+        "redis-existing-secret-acl" => {
+            assert!(
+                chart_secret.is_none(),
+                "{name}: with existingSecret the chart generates no Secret"
+            );
+            assert_eq!(
+                sources,
+                [
+                    (
+                        "redis-auth",
+                        vec![("hmacKey", "hmac-key"), ("password", "password")]
+                    ),
+                    ("redis-tls", vec![("ca.crt", "ca.crt")]),
+                ],
+                "{name}"
+            );
+            assert_eq!(redis["existingSecret"], "redis-auth");
+            // What the user (and cert-manager) put in the cluster: stand them in.
+            objects.push(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "redis-auth"}, "type": "Opaque",
+                "data": {"hmacKey": STANDARD.encode("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"),
+                         "password": STANDARD.encode("s3cret")}}));
+            objects.push(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "redis-tls"}, "type": "Opaque",
+                "data": {"ca.crt": STANDARD.encode(redis_ca)}}));
+        }
+        other => panic!("no Redis checks for {other}"),
     }
 }
 
@@ -1072,6 +1431,17 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `tests/helm/lookup-harness` with the chart as its subchart, under `dir`.
+fn lookup_harness(dir: &Path) -> PathBuf {
+    let harness = dir.join("lookup-harness");
+    copy_tree(
+        &signet_testkit::workspace_root().join("tests/helm/lookup-harness"),
+        &harness,
+    );
+    copy_tree(&chart_dir(), &harness.join("charts/signet"));
+    harness
+}
+
 /// What the chart makes of what `lookup` finds in a cluster: the serving certificate of an
 /// earlier install is kept (so Gatekeeper's Provider keeps trusting it across upgrades), and
 /// Gatekeeper's CA is read from its webhook Secret. No API server runs here, so the chart's
@@ -1080,12 +1450,7 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn what_lookup_finds_is_kept_the_tls_secret_across_upgrades_and_gatekeepers_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let harness = dir.path().join("lookup-harness");
-    copy_tree(
-        &signet_testkit::workspace_root().join("tests/helm/lookup-harness"),
-        &harness,
-    );
-    copy_tree(&chart_dir(), &harness.join("charts/signet"));
+    let harness = lookup_harness(dir.path());
     let probe = |values: Value| -> Result<(Value, String), String> {
         let out = chart_py(&["render", harness.to_str().unwrap(), &values.to_string()]);
         if let Some(e) = out["error"].as_str() {
@@ -1151,4 +1516,80 @@ fn what_lookup_finds_is_kept_the_tls_secret_across_upgrades_and_gatekeepers_ca()
     let e = probe(json!({"signet": signet, "override": unset, "gatekeeperSecret": {"data": {}}}))
         .unwrap_err();
     assert!(e.contains("gatekeeper.mtls needs Gatekeeper's CA"), "{e}");
+}
+
+/// The Redis HMAC key the chart generates is kept across upgrades, as the serving certificate
+/// is: the replicas of the upgraded release share verdicts with each other and with those of the
+/// release before (during the rolling upgrade, and through what they wrote to Redis). Rendered
+/// through the lookup harness with the Secret `lookup` would return, as above.
+#[test]
+fn what_lookup_finds_is_kept_the_redis_hmac_key_across_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = lookup_harness(dir.path());
+    let gatekeeper_ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
+    let signet = json!({"cosignKeys": ["k"], "cosign": {"tLogVerify": false},
+        "gatekeeper": {"clientCA": gatekeeper_ca},
+        "cache": {"redis": {"enabled": true, "url": "redis://redis.cache.svc:6379/0"}}});
+    let probe = |extra: Value| -> (String, Vec<Value>) {
+        let mut values = json!({"signet": signet});
+        for (k, v) in extra.as_object().unwrap() {
+            values[k] = v.clone();
+        }
+        let out = chart_py(&["render", harness.to_str().unwrap(), &values.to_string()]);
+        assert!(out["error"].is_null(), "{out}");
+        let objects = objects_of(&out);
+        let key = find(&objects, "ConfigMap", "probe")["data"]["redisHmacKey"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (key, objects)
+    };
+    let secret = |data: Value| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+               "metadata": {"name": "signet-redis", "namespace": "signet-system"}, "data": data})
+    };
+    let generated = |key: &str| key.len() == 64 && key.bytes().all(|b| b.is_ascii_alphanumeric());
+
+    // First install: nothing to find, a key is generated, anew each render.
+    let (first, objects) = probe(json!({}));
+    let (again, _) = probe(json!({}));
+    assert!(generated(&first), "{first}");
+    assert_ne!(first, again, "generated each time: lookup is what keeps it");
+    // The chart's own Secret, as the subchart renders it, holds such a key where the Deployment
+    // reads it.
+    let chart_secret = find(&objects, "Secret", "signet-redis");
+    let rendered = STANDARD
+        .decode(chart_secret["data"]["hmacKey"].as_str().unwrap())
+        .unwrap();
+    assert!(generated(std::str::from_utf8(&rendered).unwrap()));
+
+    // Upgrade: the key of the first install is found and kept, byte for byte.
+    let found = secret(json!({"hmacKey": STANDARD.encode(&first)}));
+    let (kept, _) = probe(json!({"existingRedisSecret": found}));
+    assert_eq!(kept, first, "the upgrade keeps the first install's key");
+    // A key Signet would refuse (edited by hand to fewer than 32 bytes), or none (an emptied
+    // Secret), is not kept: a new one is generated.
+    let (replaced, _) =
+        probe(json!({"existingRedisSecret": secret(json!({"hmacKey": STANDARD.encode("short")}))}));
+    assert!(generated(&replaced), "{replaced}");
+    let (fresh, _) = probe(json!({"existingRedisSecret": secret(json!({}))}));
+    assert!(generated(&fresh) && fresh != first, "{fresh}");
+    // A key given in values wins over the one found.
+    let mine = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let (given, _) = probe(json!({"existingRedisSecret": found,
+        "override": {"cache": {"redis": {"hmacKey": mine}}}}));
+    assert_eq!(given, mine);
+
+    // With cache.redis.existingSecret the chart has no key of its own to keep.
+    let mut existing = signet.clone();
+    existing["cache"]["redis"]["existingSecret"] = json!("redis-auth");
+    let out = chart_py(&[
+        "render",
+        harness.to_str().unwrap(),
+        &json!({"signet": existing}).to_string(),
+    ]);
+    assert!(out["error"].is_null(), "{out}");
+    assert!(!objects_of(&out)
+        .iter()
+        .any(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "signet-redis"));
 }

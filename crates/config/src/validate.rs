@@ -159,26 +159,26 @@ fn redis_config(
             );
             false
         }
+        // Messages about a URL with an `@` never repeat it: what precedes the `@` may be a
+        // password, wherever a `/` or `?` in it would make a parser end the authority early.
+        Some((tls, _)) if url.contains('@') => {
+            is.add(
+                "cache.redis.url",
+                "contains user information (an @): give the user in cache.redis.username and the password in cache.redis.passwordFile, so neither is in ConfigMaps or logs",
+            );
+            tls
+        }
+        Some((tls, _)) if url.contains('#') => {
+            // The redis crate reads a fragment such as #insecure as a TLS setting.
+            is.add(
+                "cache.redis.url",
+                format!("{url:?} has a #fragment; Signet takes no settings in the URL (TLS is rediss:// with cache.redis.caFile)"),
+            );
+            tls
+        }
         Some((tls, rest)) => {
             let authority = rest.split(['/', '?']).next().unwrap_or_default();
-            if let Some((userinfo, _)) = authority.rsplit_once('@') {
-                if userinfo.contains(':') {
-                    is.add(
-                        "cache.redis.url",
-                        "contains a password: give it in cache.redis.passwordFile instead, so it stays out of ConfigMaps and logs",
-                    );
-                } else {
-                    is.add(
-                        "cache.redis.url",
-                        "contains a user name: give it in cache.redis.username instead",
-                    );
-                }
-            }
-            if authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, h)| h)
-                .is_empty()
-            {
+            if authority.is_empty() {
                 is.add("cache.redis.url", format!("{url:?} names no host"));
             }
             tls
@@ -197,6 +197,12 @@ fn redis_config(
         }
         Some(Secret::new(pw.as_bytes().to_vec()))
     });
+    if r.username.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        is.add(
+            "cache.redis.username",
+            "is empty (remove it, or name the ACL user)",
+        );
+    }
     if r.username.is_some() && password.is_none() && r.password_file.is_none() {
         is.add(
             "cache.redis.passwordFile",
@@ -256,6 +262,12 @@ fn redis_config(
         cache.ttl,
         (Duration::from_secs(1), day),
     );
+    if r.ttl.is_none() && ttl < Duration::from_secs(1) {
+        is.add(
+            "cache.redis.ttl",
+            format!("defaults to cache.ttl ({ttl:?}), under the 1 s an entry is kept in Redis at least; set it"),
+        );
+    }
     let negative_ttl = is.duration(
         "cache.redis.negativeTTL",
         r.negative_ttl.as_deref(),

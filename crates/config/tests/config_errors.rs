@@ -187,7 +187,12 @@ fn the_shared_cache_needs_a_redis_url_and_a_real_hmac_key_and_keeps_secrets_in_f
     let cases = [
         ("url: http://127.0.0.1:6379\n    hmacKeyFile: {key}", "cache.redis.url", "not a Redis URL"),
         ("hmacKeyFile: {key}", "cache.redis.url", "is required"),
-        ("url: redis://:secret@127.0.0.1:6379/0\n    hmacKeyFile: {key}", "cache.redis.url", "passwordFile instead"),
+        ("url: redis://:secret@127.0.0.1:6379/0\n    hmacKeyFile: {key}", "cache.redis.url", "cache.redis.passwordFile, so"),
+        ("url: redis://:pa/ss@127.0.0.1:6379/0\n    hmacKeyFile: {key}", "cache.redis.url", "contains user information"),
+        ("url: redis://signet@127.0.0.1:6379/0\n    hmacKeyFile: {key}", "cache.redis.url", "cache.redis.username"),
+        ("url: rediss://127.0.0.1:6379/0#insecure\n    hmacKeyFile: {key}", "cache.redis.url", "#fragment"),
+        ("url: redis:///0\n    hmacKeyFile: {key}", "cache.redis.url", "names no host"),
+        ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    username: \"\"\n    passwordFile: {key}", "cache.redis.username", "is empty"),
         ("url: redis://127.0.0.1:6379/0", "cache.redis.hmacKeyFile", "is required"),
         ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {short}", "cache.redis.hmacKeyFile", "holds 9 bytes"),
         ("url: redis://127.0.0.1:6379/0\n    hmacKeyFile: {key}\n    caFile: {key}", "cache.redis.caFile", "not rediss://"),
@@ -204,6 +209,18 @@ fn the_shared_cache_needs_a_redis_url_and_a_real_hmac_key_and_keeps_secrets_in_f
         );
         let i = issues(&yaml);
         assert!(has(&i, path, needle), "{yaml}\n{i:?}");
+    }
+    let yaml = format!("server:\n  plainHTTP: true\ncache:\n  ttl: 500ms\n  negativeTTL: 0s\n  redis:\n    url: redis://r:6379/0\n    hmacKeyFile: {}\n", key.display());
+    assert!(has(
+        &issues(&yaml),
+        "cache.redis.ttl",
+        "defaults to cache.ttl"
+    ));
+    // no message repeats a URL that may hold a password
+    for i in
+        issues("server:\n  plainHTTP: true\ncache:\n  redis:\n    url: redis://:pa/ss?x@r:6379/0\n")
+    {
+        assert!(!i.message.contains("pa/ss"), "{i:?}");
     }
     let i = issues("server:\n  plainHTTP: true\ncache:\n  ttl: 60s\n  negativeTTL: 2m\n");
     assert!(
