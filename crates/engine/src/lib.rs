@@ -153,7 +153,7 @@ struct Inner {
     verdicts: Option<verdicts::Verdicts>,
     /// Tag → the manifest's descriptor it resolved to (`registry/repository:tag`), for
     /// `cache.tagTTL`.
-    tags: Option<moka::future::Cache<String, signet_types::Descriptor>>,
+    tags: Option<moka::future::Cache<Box<str>, TagTarget>>,
     metrics: EngineMetrics,
     fingerprint: String,
 }
@@ -384,7 +384,7 @@ impl Inner {
             return Some(KnownDigest::Pinned(d.clone()));
         }
         let tags = self.tags.as_ref()?;
-        let found = tags.get(&tag_key(reference)).await;
+        let found = tags.get(tag_key(reference).as_str()).await;
         if count {
             self.metrics.cache(if found.is_some() {
                 "tag_hit"
@@ -392,7 +392,7 @@ impl Inner {
                 "tag_miss"
             });
         }
-        found.map(KnownDigest::Tag)
+        found.map(|t| KnownDigest::Tag(t.descriptor()))
     }
 
     /// Keeps a tag's resolution for `cache.tagTTL` (nothing for a digest reference).
@@ -402,7 +402,11 @@ impl Inner {
         descriptor: &signet_types::Descriptor,
     ) {
         if let (Some(tags), None) = (&self.tags, &reference.digest) {
-            tags.insert(tag_key(reference), descriptor.clone()).await;
+            tags.insert(
+                tag_key(reference).into_boxed_str(),
+                TagTarget::of(descriptor),
+            )
+            .await;
         }
     }
 
@@ -613,6 +617,59 @@ impl KnownDigest {
         match self {
             KnownDigest::Pinned(d) => d,
             KnownDigest::Tag(d) => &d.digest,
+        }
+    }
+}
+
+/// A tag's resolution as the tag cache keeps it: only what makes the subject (media type,
+/// digest, size), with the usual media types not stored at all, so that 100k tags stay small.
+#[derive(Clone)]
+pub(crate) struct TagTarget {
+    media_type: MediaType,
+    digest: signet_types::Digest,
+    size: u64,
+}
+
+/// A manifest's media type: one of the four image media types, or another one as given.
+#[derive(Clone)]
+enum MediaType {
+    Known(&'static str),
+    Other(Arc<str>),
+}
+
+impl TagTarget {
+    fn of(d: &signet_types::Descriptor) -> Self {
+        use signet_types::oci::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+        let media_type = [
+            OCI_MANIFEST,
+            OCI_INDEX,
+            DOCKER_MANIFEST,
+            DOCKER_MANIFEST_LIST,
+        ]
+        .into_iter()
+        .find(|m| *m == d.media_type)
+        .map_or_else(
+            || MediaType::Other(Arc::from(d.media_type.as_str())),
+            MediaType::Known,
+        );
+        TagTarget {
+            media_type,
+            digest: d.digest.clone(),
+            size: d.size,
+        }
+    }
+
+    fn descriptor(&self) -> signet_types::Descriptor {
+        signet_types::Descriptor {
+            media_type: match &self.media_type {
+                MediaType::Known(m) => (*m).to_string(),
+                MediaType::Other(m) => m.to_string(),
+            },
+            digest: self.digest.clone(),
+            size: self.size,
+            artifact_type: None,
+            annotations: Default::default(),
+            platform: None,
         }
     }
 }

@@ -15,8 +15,11 @@ use crate::auth::TokenCache;
 
 /// How long a fetched manifest is kept for a second read by digest: one verification's span.
 const RECENT_MANIFEST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-/// Bytes of recent manifests kept at most (a signature manifest is under 2 KB).
-const RECENT_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
+/// Memory for recent manifests at most (a signature manifest is under 2 KB): a few thousand,
+/// more than the verifications in flight at once ever read.
+const RECENT_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// What one recent manifest costs beside its bytes (key, descriptor, the cache's entry).
+const RECENT_MANIFEST_OVERHEAD: usize = 384;
 use crate::reference::normalize_host;
 use crate::settings::{ClientSettings, HostSettings, Limits};
 use crate::transport::{
@@ -109,7 +112,7 @@ impl RegistryClient {
                 recent_manifests: moka::future::Cache::builder()
                     .max_capacity(RECENT_MANIFEST_BYTES)
                     .weigher(|_, m: &ResolvedManifest| {
-                        u32::try_from(m.bytes.len()).unwrap_or(u32::MAX)
+                        u32::try_from(m.bytes.len() + RECENT_MANIFEST_OVERHEAD).unwrap_or(u32::MAX)
                     })
                     .time_to_live(RECENT_MANIFEST_TTL)
                     .build(),
