@@ -137,7 +137,12 @@ impl Drop for RedisVerdicts {
 impl RedisVerdicts {
     /// Starts keeping a connection to Redis (in the background: a Redis that is down does not
     /// stop the caller from starting).
-    pub fn start(settings: RedisSettings, sealer: Sealer) -> Result<Self, SetupError> {
+    /// `on_link` hears every change of the link (true: up), e.g. for a gauge.
+    pub fn start(
+        settings: RedisSettings,
+        sealer: Sealer,
+        on_link: impl Fn(bool) + Send + Sync + 'static,
+    ) -> Result<Self, SetupError> {
         let client = client(&settings)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SetupError::NoRuntime)?;
         let (tx, rx) = watch::channel(Link::Connecting);
@@ -148,6 +153,7 @@ impl RedisVerdicts {
             settings.timeout,
             tx,
             failed.clone(),
+            Box::new(on_link),
         ));
         Ok(RedisVerdicts {
             sealer,
@@ -156,6 +162,12 @@ impl RedisVerdicts {
             failed,
             keeper,
         })
+    }
+
+    /// Checks that `settings` can be used (the URL parses, TLS can be set up) without
+    /// connecting: for `signet config check`.
+    pub fn check(settings: &RedisSettings) -> Result<(), SetupError> {
+        client(settings).map(|_| ())
     }
 
     /// The connection, waiting for the first attempt until `until`; None while down.
@@ -302,6 +314,7 @@ async fn keep(
     timeout: Duration,
     link: watch::Sender<Link>,
     failed: Arc<Notify>,
+    on_link: Box<dyn Fn(bool) + Send + Sync>,
 ) {
     // Connecting happens off the answer path, so it may take longer than one command.
     let connect_timeout = timeout.max(Duration::from_secs(2));
@@ -316,6 +329,7 @@ async fn keep(
             Ok(conn) => {
                 tracing::info!(url = %url, "Redis verdict cache connected");
                 link.send_replace(Link::Up(conn));
+                on_link(true);
                 // A failure reported before this connection was made is not about it.
                 drain(&failed);
                 was_up = true;
@@ -323,6 +337,7 @@ async fn keep(
                 let up_since = Instant::now();
                 failed.notified().await;
                 link.send_replace(Link::Down);
+                on_link(false);
                 // A Redis that answers PING but then fails or stalls again soon is given
                 // growing quiet periods, so it cannot make answer after answer wait.
                 backoff = if up_since.elapsed() < STABLE_AFTER {
@@ -339,6 +354,7 @@ async fn keep(
                 was_up = false;
                 first = false;
                 link.send_replace(Link::Down);
+                on_link(false);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }

@@ -186,8 +186,8 @@ fn build_engine(path: &Path, config: &Config, metrics: EngineMetrics) -> Result<
 
 fn config_check(file: &Path) -> Result<u8, Exit> {
     let result = signet_config::load(file).and_then(|config| {
-        signet_engine::build(&config, &verifiers::factories(), EngineMetrics::default())
-            .map(|_| config)
+        signet_engine::check(&config, &verifiers::factories())
+            .map(|()| config)
             .map_err(|issues| ConfigError::Invalid {
                 file: file.display().to_string(),
                 issues,

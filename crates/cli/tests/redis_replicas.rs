@@ -212,6 +212,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
     );
 
     // Redis gone: cached verdicts from memory, a new image verified, everyone ready.
+    assert!(a.metrics().await.contains("signet_cache_redis_up 1"));
     redis.stop();
     let new_key = reg.reference(&format!("third@{}", third.digest));
     for r in [&a, &b, &c] {
@@ -226,4 +227,29 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
     }
     let text = a.metrics().await;
     assert!(text.contains("signet_cache_redis_up 0"), "{text}");
+}
+
+#[tokio::test]
+async fn config_check_connects_to_no_redis() {
+    let hole = signet_testkit::Blackhole::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hmac.key"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    let cfg = dir.path().join("signet.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "server:\n  plainHTTP: true\ncache:\n  redis:\n    url: redis://{}/0\n    hmacKeyFile: hmac.key\n",
+            hole.addr()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["config", "check"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hole.connections(), 0, "config check connected to Redis");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Redis"), "{out:?}");
 }

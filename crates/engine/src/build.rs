@@ -55,10 +55,12 @@ fn host_settings(path: &str, h: &HostConfig, issues: &mut Vec<ConfigIssue>) -> H
 /// The shared verdict cache of `cache.redis`; its key names Signet's version with the
 /// configuration's fingerprint, so replicas share verdicts only with replicas that would reach
 /// the same ones.
+/// Without `metrics` (a check), the settings are checked and nothing is started.
 fn shared_verdicts(
     r: &signet_config::RedisConfig,
     fingerprint: &str,
-) -> Result<signet_cache::RedisVerdicts, Vec<ConfigIssue>> {
+    metrics: Option<EngineMetrics>,
+) -> Result<Option<signet_cache::RedisVerdicts>, Vec<ConfigIssue>> {
     let issue = |path: &str, message: String| {
         vec![ConfigIssue {
             path: path.into(),
@@ -97,7 +99,13 @@ fn shared_verdicts(
         &r.key_prefix,
         &format!("{}.{fingerprint}", env!("CARGO_PKG_VERSION")),
     );
-    signet_cache::RedisVerdicts::start(settings, sealer)
+    let Some(metrics) = metrics else {
+        return signet_cache::RedisVerdicts::check(&settings)
+            .map(|()| None)
+            .map_err(|e| issue("cache.redis.url", e.to_string()));
+    };
+    signet_cache::RedisVerdicts::start(settings, sealer, move |up| metrics.redis_link(up))
+        .map(Some)
         .map_err(|e| issue("cache.redis.url", e.to_string()))
 }
 
@@ -129,6 +137,24 @@ pub fn build(
     config: &Config,
     factories: &[Arc<dyn VerifierFactory>],
     metrics: EngineMetrics,
+) -> Result<BuildOutput, Vec<ConfigIssue>> {
+    build_engine(config, factories, metrics, true)
+}
+
+/// Checks that an engine can be built from `config`, as `signet config check` does: every
+/// verifier is built, but nothing is connected (no Redis connection, no log of one).
+pub fn check(
+    config: &Config,
+    factories: &[Arc<dyn VerifierFactory>],
+) -> Result<(), Vec<ConfigIssue>> {
+    build_engine(config, factories, EngineMetrics::default(), false).map(|_| ())
+}
+
+fn build_engine(
+    config: &Config,
+    factories: &[Arc<dyn VerifierFactory>],
+    metrics: EngineMetrics,
+    connect: bool,
 ) -> Result<BuildOutput, Vec<ConfigIssue>> {
     let mut issues = Vec::new();
 
@@ -237,7 +263,9 @@ pub fn build(
     let fingerprint = Digest::sha256_of(fp.as_bytes()).hex()[..16].to_string();
 
     let shared = match &config.cache.redis {
-        Some(r) if !config.cache.ttl.is_zero() => Some(shared_verdicts(r, &fingerprint)?),
+        Some(r) if !config.cache.ttl.is_zero() => {
+            shared_verdicts(r, &fingerprint, connect.then(|| metrics.clone()))?
+        }
         _ => None,
     };
     let verdicts = (!config.cache.ttl.is_zero()).then(|| {

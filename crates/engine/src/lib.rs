@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use verdicts::CachedVerdict;
 
-pub use build::{build, BuildOutput};
+pub use build::{build, check, BuildOutput};
 pub use metrics::EngineMetrics;
 
 /// Time kept back from the caller's deadline to serialize and send the answer: at least this,
@@ -392,7 +392,7 @@ impl Inner {
                 "tag_miss"
             });
         }
-        found.map(|t| KnownDigest::Tag(t.descriptor()))
+        found.map(KnownDigest::Tag)
     }
 
     /// Keeps a tag's resolution for `cache.tagTTL` (nothing for a digest reference).
@@ -505,7 +505,7 @@ impl Inner {
         // manifest's media type and size make the subject, and the fetch checks the digest).
         let looked_up_shared = known.is_some();
         let descriptor = match known {
-            Some(KnownDigest::Tag(d)) => d,
+            Some(KnownDigest::Tag(t)) => t.descriptor(),
             _ => match self.registry.resolve(reference, deadline).await {
                 Ok(r) => {
                     self.remember_tag(reference, &r.descriptor).await;
@@ -609,7 +609,7 @@ enum KnownDigest {
     /// The reference's own.
     Pinned(signet_types::Digest),
     /// The cached resolution of the reference's tag.
-    Tag(signet_types::Descriptor),
+    Tag(TagTarget),
 }
 
 impl KnownDigest {

@@ -132,7 +132,12 @@ impl EngineMetrics {
         m
     }
 
-    pub(crate) fn redis(&self, op: &str, result: &str, elapsed: Duration, up: bool) {
+    /// The shared cache's link went up or down.
+    pub(crate) fn redis_link(&self, up: bool) {
+        self.redis_up.set(i64::from(up));
+    }
+
+    pub(crate) fn redis(&self, op: &str, result: &str, elapsed: Duration) {
         self.redis
             .get_or_create(&RedisLabels {
                 op: op.to_string(),
@@ -144,7 +149,6 @@ impl EngineMetrics {
                 .get_or_create(&RedisOpLabels { op: op.to_string() })
                 .observe(elapsed.as_secs_f64());
         }
-        self.redis_up.set(i64::from(up));
     }
 
     pub(crate) fn verifier(&self, name: &str, type_: &str, success: bool, elapsed: Duration) {

@@ -151,15 +151,13 @@ impl Verdicts {
             Lookup::Refused(r) => r.as_str(),
             Lookup::Unavailable(u) => u.as_str(),
         };
-        self.metrics
-            .redis("get", label, started.elapsed(), shared.is_up());
+        self.metrics.redis("get", label, started.elapsed());
         let Lookup::Hit(entry) = lookup else {
             return None;
         };
         let ttl = self.ttl;
         let Some(verdict) = CachedVerdict::of_shared(entry, ttl) else {
-            self.metrics
-                .redis("get", "garbage", Duration::ZERO, shared.is_up());
+            self.metrics.redis("get", "garbage", Duration::ZERO);
             tracing::warn!(image = %pinned, "an authenticated verdict in Redis is not a verification result of this version; verifying instead");
             return None;
         };
@@ -205,7 +203,7 @@ impl Verdicts {
                 Write::Skipped => "skipped",
                 Write::Unavailable(u) => u.as_str(),
             };
-            metrics.redis("set", label, started.elapsed(), shared.is_up());
+            metrics.redis("set", label, started.elapsed());
         });
     }
 }
