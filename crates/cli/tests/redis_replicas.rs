@@ -233,7 +233,11 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
 async fn config_check_connects_to_no_redis() {
     let hole = signet_testkit::Blackhole::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hmac.key"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::write(
+        dir.path().join("hmac.key"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let cfg = dir.path().join("signet.yaml");
     std::fs::write(
         &cfg,
@@ -251,5 +255,8 @@ async fn config_check_connects_to_no_redis() {
     assert!(out.status.success(), "{out:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(hole.connections(), 0, "config check connected to Redis");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("Redis"), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Redis"),
+        "{out:?}"
+    );
 }

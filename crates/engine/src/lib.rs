@@ -153,7 +153,7 @@ struct Inner {
     verdicts: Option<verdicts::Verdicts>,
     /// Tag → the manifest's descriptor it resolved to (`registry/repository:tag`), for
     /// `cache.tagTTL`.
-    tags: Option<moka::future::Cache<Box<str>, TagTarget>>,
+    tags: Option<moka::future::Cache<Box<str>, Arc<TagTarget>>>,
     metrics: EngineMetrics,
     fingerprint: String,
 }
@@ -296,8 +296,8 @@ impl Engine {
     ) -> Result<String, (ReasonCode, String)> {
         let reference = ImageReference::parse(image)
             .map_err(|e| (ReasonCode::InvalidReference, e.to_string()))?;
-        if let Some(KnownDigest::Tag(d)) = self.inner.known_descriptor(&reference, true).await {
-            return Ok(reference.pinned(&d.digest));
+        if let Some(KnownDigest::Tag(t)) = self.inner.known_descriptor(&reference, true).await {
+            return Ok(t.pinned.to_string());
         }
         let wait_until = answer_by(deadline);
         match tokio::time::timeout_at(
@@ -381,7 +381,7 @@ impl Inner {
         count: bool,
     ) -> Option<KnownDigest> {
         if let Some(d) = &reference.digest {
-            return Some(KnownDigest::Pinned(d.clone()));
+            return Some(KnownDigest::Pinned(reference.pinned(d)));
         }
         let tags = self.tags.as_ref()?;
         let found = tags.get(tag_key(reference).as_str()).await;
@@ -404,7 +404,7 @@ impl Inner {
         if let (Some(tags), None) = (&self.tags, &reference.digest) {
             tags.insert(
                 tag_key(reference).into_boxed_str(),
-                TagTarget::of(descriptor),
+                Arc::new(TagTarget::of(reference, descriptor)),
             )
             .await;
         }
@@ -414,7 +414,7 @@ impl Inner {
     async fn cached_verdict(&self, reference: &ImageReference) -> Option<Arc<CachedVerdict>> {
         let verdicts = self.verdicts.as_ref()?;
         let known = self.known_descriptor(reference, true).await?;
-        let hit = verdicts.local(&reference.pinned(known.digest())).await?;
+        let hit = verdicts.local(known.pinned()).await?;
         self.metrics.cache("hit");
         self.metrics.verdict(hit.reason);
         Some(hit)
@@ -481,10 +481,7 @@ impl Inner {
         // A digest known without the registry is looked up in the shared cache first, so a
         // verdict another replica reached needs no registry request here either.
         if let Some(k) = &known {
-            if let Some(o) = self
-                .shared_outcome(&reference.pinned(k.digest()), deadline)
-                .await
-            {
+            if let Some(o) = self.shared_outcome(k.pinned(), deadline).await {
                 return (o, Source::Shared);
             }
         }
@@ -504,9 +501,13 @@ impl Inner {
         // A tag resolved within cache.tagTTL is not resolved again; a digest always is (its
         // manifest's media type and size make the subject, and the fetch checks the digest).
         let looked_up_shared = known.is_some();
-        let descriptor = match known {
+        let cached_tag = match &known {
             Some(KnownDigest::Tag(t)) => t.descriptor(),
-            _ => match self.registry.resolve(reference, deadline).await {
+            _ => None,
+        };
+        let descriptor = match cached_tag {
+            Some(d) => d,
+            None => match self.registry.resolve(reference, deadline).await {
                 Ok(r) => {
                     self.remember_tag(reference, &r.descriptor).await;
                     r.descriptor
@@ -604,29 +605,29 @@ enum Source {
     Shared,
 }
 
-/// A digest known without asking the registry.
+/// A digest known without asking the registry, as the pinned reference verdicts are kept by.
 enum KnownDigest {
     /// The reference's own.
-    Pinned(signet_types::Digest),
+    Pinned(String),
     /// The cached resolution of the reference's tag.
-    Tag(TagTarget),
+    Tag(Arc<TagTarget>),
 }
 
 impl KnownDigest {
-    fn digest(&self) -> &signet_types::Digest {
+    fn pinned(&self) -> &str {
         match self {
-            KnownDigest::Pinned(d) => d,
-            KnownDigest::Tag(d) => &d.digest,
+            KnownDigest::Pinned(p) => p,
+            KnownDigest::Tag(t) => &t.pinned,
         }
     }
 }
 
-/// A tag's resolution as the tag cache keeps it: only what makes the subject (media type,
-/// digest, size), with the usual media types not stored at all, so that 100k tags stay small.
-#[derive(Clone)]
+/// A tag's resolution as the tag cache keeps it: the pinned reference (the verdict's key, so a
+/// warm answer builds no string to find it) and the rest of what makes the subject (media
+/// type, size), the usual media types not stored at all, so that 100k tags stay small.
 pub(crate) struct TagTarget {
+    pinned: Box<str>,
     media_type: MediaType,
-    digest: signet_types::Digest,
     size: u64,
 }
 
@@ -638,7 +639,7 @@ enum MediaType {
 }
 
 impl TagTarget {
-    fn of(d: &signet_types::Descriptor) -> Self {
+    fn of(reference: &ImageReference, d: &signet_types::Descriptor) -> Self {
         use signet_types::oci::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
         let media_type = [
             OCI_MANIFEST,
@@ -653,24 +654,27 @@ impl TagTarget {
             MediaType::Known,
         );
         TagTarget {
+            pinned: reference.pinned(&d.digest).into_boxed_str(),
             media_type,
-            digest: d.digest.clone(),
             size: d.size,
         }
     }
 
-    fn descriptor(&self) -> signet_types::Descriptor {
-        signet_types::Descriptor {
+    /// The manifest's descriptor again; None only if the pinned reference did not end in a
+    /// digest (it always does: the caller then resolves the tag instead).
+    fn descriptor(&self) -> Option<signet_types::Descriptor> {
+        let (_, digest) = self.pinned.rsplit_once('@')?;
+        Some(signet_types::Descriptor {
             media_type: match &self.media_type {
                 MediaType::Known(m) => (*m).to_string(),
                 MediaType::Other(m) => m.to_string(),
             },
-            digest: self.digest.clone(),
+            digest: signet_types::Digest::parse(digest).ok()?,
             size: self.size,
             artifact_type: None,
             annotations: Default::default(),
             platform: None,
-        }
+        })
     }
 }
 
