@@ -206,6 +206,9 @@ fn config_check(file: &Path) -> Result<u8, Exit> {
                     "plain HTTP"
                 }
             );
+            for warning in &config.warnings {
+                println!("{}: warning: {warning}", file.display());
+            }
             Ok(0)
         }
         Err(ConfigError::Invalid { issues, .. }) => {
@@ -229,6 +232,9 @@ async fn serve(path: &Path) -> Result<u8, Exit> {
         fingerprint = engine.fingerprint(),
         "configuration loaded"
     );
+    for warning in &config.warnings {
+        tracing::warn!(path = %warning.path, "{}", warning.message);
+    }
     let backend = Arc::new(backend::EngineBackend::new(engine));
     let settings = backend::server_settings(&config);
     signet_server::serve(

@@ -9,6 +9,7 @@
 
 pub mod depth;
 pub mod duration;
+pub mod pattern;
 pub mod raw;
 mod validate;
 
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use pattern::ImagePattern;
 pub use validate::validate;
 
 /// One problem in a configuration, with the field path it concerns.
@@ -89,6 +91,9 @@ pub struct Config {
     pub verifiers: Vec<VerifierEntry>,
     /// How verifier reports combine into a verdict.
     pub policy: PolicyConfig,
+    /// Problems that do not stop the configuration from working (e.g. a shadowed image rule);
+    /// `signet config check` prints them.
+    pub warnings: Vec<ConfigIssue>,
 }
 
 /// Provider server settings.
@@ -285,9 +290,45 @@ pub struct PolicyConfig {
     /// `None` until the engine resolves the default (`[signature]` when a signature verifier is
     /// configured).
     pub require: Option<Vec<String>>,
+    /// Static rules by image name (`policy.imageRules`), most specific first.
+    pub image_rules: Vec<ImageRule>,
+}
+
+/// A static rule: what happens to images whose name matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRule {
+    /// Unique name (reported as the deciding rule).
+    pub name: String,
+    /// Which images.
+    pub pattern: ImagePattern,
+    /// What happens to them.
+    pub action: ImageAction,
+}
+
+/// What an image rule does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageAction {
+    /// Admit without verification (reported as `verifierType: static`).
+    Allow,
+    /// Deny without verification.
+    Deny {
+        /// Why, as the operator wrote it.
+        message: Option<String>,
+    },
+    /// Verify with these verifiers only (by name).
+    Verify {
+        /// Verifier names.
+        verifiers: Vec<String>,
+    },
 }
 
 impl PolicyConfig {
+    /// The image rule deciding `name` (a normalized `registry/repository`): the most specific
+    /// match.
+    pub fn image_rule_for(&self, name: &str) -> Option<&ImageRule> {
+        self.image_rules.iter().find(|r| r.pattern.matches(name))
+    }
+
     /// The rule for a report group: its predicate type when it has one, else its artifact type.
     pub fn rule_for(&self, group: &str) -> Rule {
         self.predicate_types

@@ -204,6 +204,26 @@ pub struct RawPolicy {
     pub predicate_types: BTreeMap<String, String>,
     /// `policy.require`.
     pub require: Option<Vec<String>>,
+    /// `policy.imageRules`.
+    #[serde(default)]
+    pub image_rules: Vec<RawImageRule>,
+}
+
+/// One entry of `policy.imageRules`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawImageRule {
+    /// `name`.
+    pub name: Option<String>,
+    /// `match`.
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    /// `action`.
+    pub action: Option<String>,
+    /// `verifiers` (for `verify`).
+    pub verifiers: Option<Vec<String>>,
+    /// `message` (for `deny`).
+    pub message: Option<String>,
 }
 
 /// Parses YAML into the raw structs; a structural problem comes back with its field path.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::raw::{RawConfig, RawHost};
 use crate::{
     duration, CacheConfig, Config, ConfigIssue, Credentials, DiscoveryConfig, HostConfig,
-    PolicyConfig, RedisConfig, RegistryConfig, Rule, Secret, ServerConfig, TlsConfig,
-    VerifierEntry,
+    ImageAction, ImagePattern, ImageRule, PolicyConfig, RedisConfig, RegistryConfig, Rule, Secret,
+    ServerConfig, TlsConfig, VerifierEntry,
 };
 
 /// Default provider port, as Ratify's.
@@ -302,6 +302,154 @@ fn redis_config(
     })
 }
 
+/// `policy.imageRules`, checked, most specific first (ties keep file order). Equally specific
+/// rules that can match one image are refused; a rule no image can reach is a warning.
+fn image_rules(
+    raw: &[crate::raw::RawImageRule],
+    verifier_names: &BTreeSet<&str>,
+    is: &mut Issues,
+    warnings: &mut Vec<ConfigIssue>,
+) -> Vec<ImageRule> {
+    let mut rules: Vec<(usize, ImageRule)> = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, r) in raw.iter().enumerate() {
+        let path = format!("policy.imageRules[{i}]");
+        let name = r.name.clone().unwrap_or_else(|| format!("imageRules[{i}]"));
+        if name.trim().is_empty() {
+            is.add(format!("{path}.name"), "is empty");
+        } else if !names.insert(name.clone()) {
+            is.add(
+                format!("{path}.name"),
+                format!("{name:?} is used by another image rule (names must be unique)"),
+            );
+        }
+        let pattern = match r.pattern.as_deref().map(ImagePattern::parse) {
+            None => {
+                is.add(
+                    format!("{path}.match"),
+                    "is required (e.g. registry.k8s.io/**)",
+                );
+                None
+            }
+            Some(Err(e)) => {
+                is.add(format!("{path}.match"), e);
+                None
+            }
+            Some(Ok(p)) => Some(p),
+        };
+        let only = |field: &str, set: bool, is: &mut Issues| {
+            if set {
+                is.add(
+                    format!("{path}.{field}"),
+                    format!(
+                        "is only used with action {}",
+                        if field == "verifiers" {
+                            "verify"
+                        } else {
+                            "deny"
+                        }
+                    ),
+                );
+            }
+        };
+        let action = match r.action.as_deref() {
+            Some("allow") => {
+                only("verifiers", r.verifiers.is_some(), is);
+                only("message", r.message.is_some(), is);
+                Some(ImageAction::Allow)
+            }
+            Some("deny") => {
+                only("verifiers", r.verifiers.is_some(), is);
+                Some(ImageAction::Deny {
+                    message: r.message.clone(),
+                })
+            }
+            Some("verify") => {
+                only("message", r.message.is_some(), is);
+                let verifiers = r.verifiers.clone().unwrap_or_default();
+                if verifiers.is_empty() {
+                    is.add(
+                        format!("{path}.verifiers"),
+                        "is required with action verify: the names of the verifiers that judge these images",
+                    );
+                }
+                for (j, v) in verifiers.iter().enumerate() {
+                    if !verifier_names.contains(v.as_str()) {
+                        is.add(
+                            format!("{path}.verifiers[{j}]"),
+                            format!(
+                                "{v:?} is not a configured verifier (expected one of: {})",
+                                verifier_names
+                                    .iter()
+                                    .copied()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                }
+                Some(ImageAction::Verify { verifiers })
+            }
+            Some(other) => {
+                is.add(
+                    format!("{path}.action"),
+                    format!("{other:?} is not an action (expected allow, deny or verify)"),
+                );
+                None
+            }
+            None => {
+                is.add(
+                    format!("{path}.action"),
+                    "is required (allow, deny or verify)",
+                );
+                None
+            }
+        };
+        if let Some(why) = pattern.as_ref().and_then(ImagePattern::never_matches) {
+            warnings.push(ConfigIssue {
+                path: path.clone(),
+                message: format!("rule {name:?} never matches: {why}"),
+            });
+        }
+        if let (Some(pattern), Some(action)) = (pattern, action) {
+            rules.push((
+                i,
+                ImageRule {
+                    name,
+                    pattern,
+                    action,
+                },
+            ));
+        }
+    }
+    // Most specific first; a stable sort keeps file order among equals.
+    rules.sort_by(|(_, a), (_, b)| b.pattern.specificity(&a.pattern));
+    for (x, (i, a)) in rules.iter().enumerate() {
+        for (j, b) in rules.iter().skip(x + 1).map(|(j, b)| (*j, b)) {
+            if a.pattern.specificity(&b.pattern) == std::cmp::Ordering::Equal
+                && a.pattern.overlaps(&b.pattern)
+            {
+                is.add(
+                    format!("policy.imageRules[{j}].match"),
+                    format!(
+                        "{} is as specific as imageRules[{i}] ({}) and both can match one image; make one more specific",
+                        b.pattern, a.pattern
+                    ),
+                );
+            } else if b.pattern.is_covered_by(&a.pattern) {
+                warnings.push(ConfigIssue {
+                    path: format!("policy.imageRules[{j}]"),
+                    message: format!(
+                        "rule {:?} ({}) never decides: every image it matches is matched by the more specific rule {:?} ({})",
+                        b.name, b.pattern, a.name, a.pattern
+                    ),
+                });
+            }
+        }
+    }
+    rules.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Validates a raw configuration. Relative file paths resolve against `base_dir`.
 pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIssue>> {
     let mut is = Issues(Vec::new());
@@ -557,11 +705,18 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             }
         }
     }
+    let verifier_names: BTreeSet<&str> = verifiers
+        .iter()
+        .map(|v: &VerifierEntry| v.name.as_str())
+        .collect();
+    let mut warnings = Vec::new();
+    let image_rules = image_rules(&p.image_rules, &verifier_names, &mut is, &mut warnings);
     let policy = PolicyConfig {
         default,
         artifact_types,
         predicate_types,
         require: p.require.clone(),
+        image_rules,
     };
 
     if is.0.is_empty() {
@@ -573,6 +728,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             cache,
             verifiers,
             policy,
+            warnings,
         })
     } else {
         Err(is.0)

@@ -248,3 +248,84 @@ fn the_shared_cache_needs_a_redis_url_and_a_real_hmac_key_and_keeps_secrets_in_f
     assert_eq!(r.hmac_key.expose().len(), 48);
     assert!(!format!("{r:?}").contains("0123456789abcdef"), "{r:?}");
 }
+
+#[test]
+fn image_rules_are_checked_ordered_by_specificity_and_shadowed_ones_warned_about() {
+    use signet_config::ImageAction;
+    let verifiers = "verifiers:\n  - name: cosign-acme\n    type: cosign\n    artifactTypes: [a]\n";
+    let rules =
+        |r: &str| format!("server:\n  plainHTTP: true\n{verifiers}policy:\n  imageRules:\n{r}");
+    let c = parse(
+        &rules(concat!(
+            "    - {name: everything-acme, match: 'ghcr.io/acme/**', action: verify, verifiers: [cosign-acme]}\n",
+            "    - {name: system, match: 'registry.k8s.io/**', action: allow}\n",
+            "    - {name: legacy, match: 'ghcr.io/acme/legacy-*', action: deny, message: 'moved to quay'}\n",
+            "    - {name: pause, match: 'registry.k8s.io/pause', action: allow}\n",
+        )),
+        Path::new("."),
+    )
+    .unwrap();
+    let order: Vec<&str> = c
+        .policy
+        .image_rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(order, ["pause", "legacy", "system", "everything-acme"]);
+    let decide = |name: &str| c.policy.image_rule_for(name).map(|r| r.name.as_str());
+    assert_eq!(decide("ghcr.io/acme/legacy-app"), Some("legacy"));
+    assert_eq!(decide("ghcr.io/acme/app"), Some("everything-acme"));
+    assert_eq!(decide("registry.k8s.io/pause"), Some("pause"));
+    assert_eq!(decide("registry.k8s.io/coredns/coredns"), Some("system"));
+    assert_eq!(decide("docker.io/library/nginx"), None);
+    assert!(matches!(
+        c.policy.image_rules[1].action,
+        ImageAction::Deny { .. }
+    ));
+    // "pause" is covered by "system" but more specific, so it decides: nothing to warn about.
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // Names that normalization never produces can never match: warned about.
+    let c = parse(
+        &rules(concat!(
+            "    - {name: hub-short, match: 'docker.io/nginx', action: allow}\n",
+            "    - {name: hub-index, match: 'index.docker.io/library/*', action: allow}\n",
+            "    - {name: upper, match: 'ghcr.io/Acme/*', action: allow}\n",
+            "    - {name: fine, match: 'docker.io/library/*', action: allow}\n",
+        )),
+        Path::new("."),
+    )
+    .unwrap();
+    let warned: Vec<&str> = c.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        warned,
+        [
+            "policy.imageRules[0]",
+            "policy.imageRules[1]",
+            "policy.imageRules[2]"
+        ],
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings[0].message.contains("docker.io/library/nginx"),
+        "{:?}",
+        c.warnings
+    );
+
+    for (r, path, needle) in [
+        ("    - {action: allow}\n", "policy.imageRules[0].match", "is required"),
+        ("    - {match: 'ghcr.io/*'}\n", "policy.imageRules[0].action", "is required"),
+        ("    - {match: 'ghcr.io/*', action: permit}\n", "policy.imageRules[0].action", "not an action"),
+        ("    - {match: 'nginx', action: allow}\n", "policy.imageRules[0].match", "no registry part"),
+        ("    - {match: 'docker.io/library/nginx:1', action: allow}\n", "policy.imageRules[0].match", "tag or digest"),
+        ("    - {match: 'ghcr.io/*', action: verify}\n", "policy.imageRules[0].verifiers", "is required"),
+        ("    - {match: 'ghcr.io/*', action: verify, verifiers: [nope]}\n", "policy.imageRules[0].verifiers[0]", "not a configured verifier"),
+        ("    - {match: 'ghcr.io/*', action: allow, verifiers: [cosign-acme]}\n", "policy.imageRules[0].verifiers", "only used with action verify"),
+        ("    - {match: 'ghcr.io/*', action: allow, message: x}\n", "policy.imageRules[0].message", "only used with action deny"),
+        ("    - {name: a, match: 'ghcr.io/*', action: allow}\n    - {name: a, match: 'quay.io/*', action: allow}\n", "policy.imageRules[1].name", "used by another"),
+        ("    - {match: 'ghcr.io/a*', action: allow}\n    - {match: 'ghcr.io/*b', action: deny}\n", "policy.imageRules[1].match", "as specific as"),
+    ] {
+        let i = issues(&rules(r));
+        assert!(has(&i, path, needle), "{r}\n{i:?}");
+    }
+}

@@ -19,6 +19,7 @@
 mod build;
 mod metrics;
 pub mod policy;
+mod rules;
 mod store;
 mod tree;
 mod verdicts;
@@ -193,6 +194,17 @@ impl Engine {
                 return Answer::Outcome(Arc::new(o));
             }
         };
+        // Static rules decide by name alone: no cache, no registry.
+        if let Some(rule) = self
+            .inner
+            .policy
+            .image_rule_for(&reference.repository_path())
+        {
+            if let Some(o) = rules::static_outcome(rule, &reference) {
+                self.inner.metrics.verdict(o.result.error_reason);
+                return Answer::Outcome(Arc::new(o));
+            }
+        }
         // Warm path: a verdict in memory for this image's digest needs no task, no permit and
         // no registry request.
         if let Some(hit) = self.inner.cached_verdict(&reference).await {
@@ -558,7 +570,14 @@ impl Inner {
         pinned: String,
         deadline: Instant,
     ) -> ImageOutcome {
-        let budget = tree::ReferrerBudget::new(self.max_referrers_per_image);
+        let mut budget = tree::ReferrerBudget::new(self.max_referrers_per_image);
+        if let Some(signet_config::ImageRule {
+            action: signet_config::ImageAction::Verify { verifiers },
+            ..
+        }) = self.policy.image_rule_for(&subject.repository)
+        {
+            budget = budget.only(verifiers.clone());
+        }
         let found = match tree::examine(self, subject, 1, &budget, deadline).await {
             Ok(f) => f,
             Err(e) => {

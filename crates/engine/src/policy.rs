@@ -212,6 +212,7 @@ mod tests {
             artifact_types: types.iter().map(|(t, r)| (t.to_string(), *r)).collect(),
             predicate_types: Default::default(),
             require: None,
+            image_rules: Vec::new(),
         }
     }
 

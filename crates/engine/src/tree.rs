@@ -29,6 +29,8 @@ pub(crate) struct Found {
 pub(crate) struct ReferrerBudget {
     limit: usize,
     taken: AtomicUsize,
+    /// The verifiers an image rule of action `verify` limits this image to (None: all).
+    only: Option<Vec<String>>,
 }
 
 impl ReferrerBudget {
@@ -36,7 +38,21 @@ impl ReferrerBudget {
         ReferrerBudget {
             limit,
             taken: AtomicUsize::new(0),
+            only: None,
         }
+    }
+
+    /// Limits the image's verifiers to those named (an image rule's `verify`).
+    pub(crate) fn only(mut self, verifiers: Vec<String>) -> Self {
+        self.only = Some(verifiers);
+        self
+    }
+
+    /// Whether verifier `name` may judge this image's referrers.
+    fn allows(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
     }
 
     /// Takes `n` referrers of `subject`, or fails when the image's total would pass the limit.
@@ -115,7 +131,7 @@ async fn examine_referrer(
     let matching: Vec<&Arc<dyn Verifier>> = inner
         .verifiers
         .iter()
-        .filter(|v| v.artifact_types().contains(&at))
+        .filter(|v| v.artifact_types().contains(&at) && budget.allows(v.name()))
         .collect();
     let mut found = Found::default();
     if matching.is_empty() {

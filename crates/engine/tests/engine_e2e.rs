@@ -1077,3 +1077,118 @@ async fn a_cached_answer_is_the_verifications_result_unchanged() {
         "read back from the cache as the same result"
     );
 }
+
+#[tokio::test]
+async fn image_rules_allow_and_deny_by_name_and_narrow_the_verifiers() {
+    let f = Fixture::new().await;
+    let host = f.registry.host();
+    let pause = f
+        .registry
+        .push_sample_image("system/pause", "v1", "pause")
+        .await
+        .unwrap();
+    let legacy = f
+        .registry
+        .push_sample_image("acme/legacy-app", "v1", "legacy")
+        .await
+        .unwrap();
+    f.attach("acme/legacy-app", &legacy, TYPE_SIG, "pass", &legacy.digest)
+        .await;
+    let app = f
+        .registry
+        .push_sample_image("acme/app", "v1", "app")
+        .await
+        .unwrap();
+    f.attach("acme/app", &app, TYPE_SIG, "pass", &app.digest)
+        .await;
+    let other = f
+        .registry
+        .push_sample_image("other/app", "v1", "other")
+        .await
+        .unwrap();
+    f.attach("other/app", &other, TYPE_SIG, "pass", &other.digest)
+        .await;
+    let rules = format!(
+        "policy:\n  imageRules:\n    - {{name: system, match: '{host}/system/**', action: allow}}\n    - {{name: legacy, match: '{host}/acme/legacy-*', action: deny, message: moved to quay}}\n    - {{name: acme, match: '{host}/acme/**', action: verify, verifiers: [sbomcheck]}}\n"
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (engine, metrics) =
+        f.metered_engine(&format!("{}{rules}", verifiers_yaml(0)), calls.clone());
+
+    // allow: no registry request, no verifier, a static report naming the rule
+    let item = &engine
+        .verify_keys(&[f.registry.reference("system/pause:v1")], deadline(5000))
+        .await[0];
+    assert_eq!(item.value["isSuccess"], true, "{item:?}");
+    let report = &item.value["verifierReports"][0];
+    assert_eq!(report["verifierType"], "static", "{item:?}");
+    assert_eq!(report["verifierName"], "system");
+    assert_eq!(report["extensions"]["match"], format!("{host}/system/**"));
+    assert_eq!(item.value["subject"], format!("{host}/system/pause:v1"));
+    let _ = pause;
+    assert!(
+        requests_made(&metrics).is_empty(),
+        "{:?}",
+        requests_made(&metrics)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    // deny: the more specific rule wins over acme/**, though the image is signed
+    let item = &engine
+        .verify_keys(
+            &[f.registry.reference("acme/legacy-app:v1")],
+            deadline(5000),
+        )
+        .await[0];
+    assert_eq!(item.value["isSuccess"], false, "{item:?}");
+    assert_eq!(item.value["errorReason"], "POLICY_NOT_SATISFIED");
+    let message = item.value["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"legacy\"") && message.contains("moved to quay"),
+        "{message}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    // verify with sbomcheck only: the signature is not judged by sigcheck, so the image has
+    // no passing signature and fails; outside the rule sigcheck judges as usual
+    let items = engine
+        .verify_keys(
+            &[
+                f.registry.reference("acme/app:v1"),
+                f.registry.reference("other/app:v1"),
+            ],
+            deadline(5000),
+        )
+        .await;
+    assert_eq!(items[0].value["isSuccess"], false, "{:?}", items[0]);
+    assert!(
+        items[0].value["verifierReports"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{:?}",
+        items[0]
+    );
+    assert_eq!(
+        items[0].value["unverifiedReferrers"][0]["artifactType"], TYPE_SIG,
+        "{:?}",
+        items[0]
+    );
+    assert_eq!(items[1].value["isSuccess"], true, "{:?}", items[1]);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "sigcheck ran for other/app only"
+    );
+
+    // the same rule naming sigcheck admits acme/app
+    let narrowed = rules.replace("verifiers: [sbomcheck]", "verifiers: [sigcheck]");
+    let engine = f.engine(
+        &format!("{}{narrowed}", verifiers_yaml(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let item = &engine
+        .verify_keys(&[f.registry.reference("acme/app:v1")], deadline(5000))
+        .await[0];
+    assert_eq!(item.value["isSuccess"], true, "{item:?}");
+}
