@@ -154,3 +154,38 @@ policy:
         "the vex entry refers to an existing cosign verifier: {stdout}"
     );
 }
+
+#[test]
+fn config_check_warns_about_image_rules_that_never_match_and_refuses_ambiguous_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signet.yaml");
+    let write = |rules: &str| {
+        std::fs::write(
+            &path,
+            format!("server:\n  plainHTTP: true\npolicy:\n  imageRules:\n{rules}"),
+        )
+        .unwrap();
+        Command::new(SIGNET)
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = write("    - {name: hub, match: 'docker.io/nginx', action: allow}\n    - {name: k8s, match: 'registry.k8s.io/**', action: allow}\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("warning: policy.imageRules[0]: rule \"hub\" never matches: Docker Hub's official images are named docker.io/library/"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("imageRules[1]"), "{stdout}");
+    let out = write(
+        "    - {match: 'ghcr.io/a*', action: allow}\n    - {match: 'ghcr.io/*b', action: deny}\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("policy.imageRules[1].match: ghcr.io/*b is as specific as imageRules[0]"),
+        "{stdout}"
+    );
+}
