@@ -5,6 +5,7 @@
 //! error.
 
 mod backend;
+mod explain;
 mod verifiers;
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,21 @@ enum Command {
         /// Images (`[namespace]image` keys are accepted too).
         #[arg(required = true)]
         images: Vec<String>,
+    },
+    /// Verify one image afresh (no cache) and show why: the referrers found and how, which
+    /// verifier took each and what it checked, the image rule, the policy's groups, the verdict.
+    Explain {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A readable tree, or JSON for tools.
+        #[arg(long, short, value_enum, default_value = "text")]
+        output: Output,
+        /// Time budget (default: the configuration's server.requestDeadline).
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<Duration>,
+        /// The image.
+        image: String,
     },
     /// Resolve images to references pinned by digest, one per line.
     Resolve {
@@ -158,6 +174,12 @@ async fn run(command: Command) -> Result<u8, Exit> {
             timeout,
             images,
         } => verify(&config, output, timeout, &images).await,
+        Command::Explain {
+            config,
+            output,
+            timeout,
+            image,
+        } => explain_image(&config, output, timeout, &image).await,
         Command::Resolve {
             config,
             timeout,
@@ -268,6 +290,24 @@ async fn verify(
         }
     }
     Ok(verify_exit_code(&items))
+}
+
+async fn explain_image(
+    path: &Path,
+    output: Output,
+    timeout: Option<Duration>,
+    image: &str,
+) -> Result<u8, Exit> {
+    let config = load_config(path)?;
+    let engine = build_engine(path, &config, EngineMetrics::default())?;
+    let deadline = Instant::now() + timeout.unwrap_or(config.server.request_deadline);
+    let ex = engine.explain(image, deadline).await;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&ex).unwrap_or_default()),
+        Output::Text => print!("{}", explain::render(&ex)),
+    }
+    let passed = ex.item_error.is_none() && ex.result["isSuccess"].as_bool() == Some(true);
+    Ok(if passed { 0 } else { 1 })
 }
 
 /// Whether an item is a pass: no item error and an explicit `isSuccess: true`.

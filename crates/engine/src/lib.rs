@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod build;
+pub mod explain;
 mod metrics;
 pub mod policy;
 mod rules;
@@ -356,6 +357,70 @@ impl Engine {
         futures::future::join_all(futures).await
     }
 
+    /// Verifies `image` afresh for `signet explain`: no cache is read or written, and discovery
+    /// is recorded level by level, with the image rule and the policy's groups.
+    pub async fn explain(&self, image: &str, deadline: Instant) -> explain::Explanation {
+        let inner = &self.inner;
+        let mut ex = explain::Explanation {
+            image: image.to_string(),
+            resolved: None,
+            rule: None,
+            discovery: Vec::new(),
+            policy: Vec::new(),
+            require: inner.policy.require.clone().unwrap_or_default(),
+            item_error: None,
+            result: serde_json::Value::Null,
+        };
+        let outcome = match ImageReference::parse(image) {
+            Err(e) => ImageOutcome::error(ReasonCode::InvalidReference, e.to_string(), None),
+            Ok(reference) => {
+                let rule = inner.policy.image_rule_for(&reference.repository_path());
+                ex.rule = rule.map(explain::RuleApplied::of);
+                match rule.and_then(|r| rules::static_outcome(r, &reference)) {
+                    Some(o) => o,
+                    None => {
+                        let work = async {
+                            let resolved = match inner.registry.resolve(&reference, deadline).await {
+                                Ok(r) => r,
+                                Err(e) => {
+                                    return ImageOutcome::error(e.reason(), e.to_string(), None)
+                                }
+                            };
+                            let pinned = reference.pinned(&resolved.descriptor.digest);
+                            ex.resolved = Some(explain::Resolved {
+                                pinned: pinned.clone(),
+                                media_type: resolved.descriptor.media_type.clone(),
+                                size: resolved.descriptor.size,
+                            });
+                            let trace = Arc::new(explain::Trace::default());
+                            let subject = signet_verify::Subject::new(
+                                reference.repository_path(),
+                                resolved.descriptor,
+                            );
+                            let o = inner
+                                .verify_subject_tree_traced(subject, pinned, deadline, Some(trace.clone()))
+                                .await;
+                            ex.discovery = trace.take();
+                            o
+                        };
+                        match tokio::time::timeout_at(deadline, work).await {
+                            Ok(o) => o,
+                            Err(_) => ImageOutcome::error(
+                                ReasonCode::Timeout,
+                                format!("explaining {image} did not finish before the deadline"),
+                                None,
+                            ),
+                        }
+                    }
+                }
+            }
+        };
+        ex.policy = explain::groups(&inner.policy, &outcome);
+        ex.item_error = outcome.item_error.clone();
+        ex.result = serde_json::to_value(&outcome.result).unwrap_or_default();
+        ex
+    }
+
     /// A fingerprint of the settings that influence verdicts (part of cache keys).
     pub fn fingerprint(&self) -> &str {
         &self.inner.fingerprint
@@ -570,7 +635,22 @@ impl Inner {
         pinned: String,
         deadline: Instant,
     ) -> ImageOutcome {
+        self.verify_subject_tree_traced(subject, pinned, deadline, None)
+            .await
+    }
+
+    /// [`Inner::verify_subject_tree`], recording discovery into `trace` when given.
+    async fn verify_subject_tree_traced(
+        self: &Arc<Self>,
+        subject: signet_verify::Subject,
+        pinned: String,
+        deadline: Instant,
+        trace: Option<Arc<explain::Trace>>,
+    ) -> ImageOutcome {
         let mut budget = tree::ReferrerBudget::new(self.max_referrers_per_image);
+        if let Some(t) = trace {
+            budget = budget.traced(t);
+        }
         if let Some(signet_config::ImageRule {
             action: signet_config::ImageAction::Verify { verifiers },
             ..

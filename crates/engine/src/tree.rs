@@ -31,6 +31,8 @@ pub(crate) struct ReferrerBudget {
     taken: AtomicUsize,
     /// The verifiers an image rule of action `verify` limits this image to (None: all).
     only: Option<Vec<String>>,
+    /// Where `signet explain` collects what discovery found.
+    trace: Option<std::sync::Arc<crate::explain::Trace>>,
 }
 
 impl ReferrerBudget {
@@ -39,7 +41,14 @@ impl ReferrerBudget {
             limit,
             taken: AtomicUsize::new(0),
             only: None,
+            trace: None,
         }
+    }
+
+    /// Records discovery into `trace` (for `signet explain`).
+    pub(crate) fn traced(mut self, trace: std::sync::Arc<crate::explain::Trace>) -> Self {
+        self.trace = Some(trace);
+        self
     }
 
     /// Limits the image's verifiers to those named (an image rule's `verify`).
@@ -94,10 +103,31 @@ pub(crate) fn examine<'a>(
 ) -> BoxFuture<'a, Result<Found, RegistryError>> {
     async move {
         let repo = RepositoryRef::parse(&subject.repository)?;
-        let referrers = inner
-            .registry
-            .referrers(&repo, &subject.descriptor.digest, &inner.discovery, deadline)
-            .await?;
+        let referrers = match &budget.trace {
+            None => {
+                inner
+                    .registry
+                    .referrers(&repo, &subject.descriptor.digest, &inner.discovery, deadline)
+                    .await?
+            }
+            Some(trace) => {
+                let found = inner
+                    .registry
+                    .referrers_found(&repo, &subject.descriptor.digest, &inner.discovery, deadline)
+                    .await?;
+                trace.record(subject.pinned(), depth, &found, artifact_type, |at| {
+                    inner
+                        .verifiers
+                        .iter()
+                        .filter(|v| {
+                            v.artifact_types().iter().any(|t| t == at) && budget.allows(v.name())
+                        })
+                        .map(|v| v.name().to_string())
+                        .collect()
+                });
+                found.into_iter().map(|(d, _)| d).collect()
+            }
+        };
         tracing::debug!(subject = %subject.pinned(), count = referrers.len(), "referrers discovered");
         budget.take(referrers.len(), &subject)?;
         let per_referrer = referrers.into_iter().map(|referrer| {

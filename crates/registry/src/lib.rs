@@ -31,5 +31,5 @@ pub use docker_config::DockerConfig;
 pub use error::{Missing, RegistryError};
 pub use observer::{NoopObserver, RegistryObserver};
 pub use reference::{ImageReference, RepositoryRef, DOCKER_HUB, DOCKER_HUB_API};
-pub use referrers::DiscoveryOptions;
+pub use referrers::{DiscoveryOptions, FoundBy};
 pub use settings::{ClientSettings, Credentials, HostSettings, Limits, RetryPolicy};

@@ -70,6 +70,31 @@ impl Default for DiscoveryOptions {
 }
 
 /// What the referrers API said.
+/// How a referrer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundBy {
+    /// The OCI 1.1 referrers API.
+    ReferrersApi,
+    /// The referrers tag schema (`sha256-<digest>` index).
+    TagSchema,
+    /// cosign's `.sig` tag.
+    CosignSignatureTag,
+    /// cosign's `.att` tag.
+    CosignAttestationTag,
+}
+
+impl FoundBy {
+    /// A short name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::ReferrersApi => "referrers API",
+            FoundBy::TagSchema => "referrers tag schema",
+            FoundBy::CosignSignatureTag => "cosign .sig tag",
+            FoundBy::CosignAttestationTag => "cosign .att tag",
+        }
+    }
+}
+
 enum ApiAnswer {
     /// The API answered with this list.
     Listed(Vec<Descriptor>),
@@ -94,6 +119,24 @@ impl RegistryClient {
         opts: &DiscoveryOptions,
         deadline: Instant,
     ) -> Result<Vec<Descriptor>, RegistryError> {
+        Ok(self
+            .referrers_found(repo, subject, opts, deadline)
+            .await?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect())
+    }
+
+    /// [`RegistryClient::referrers`], each with the mechanism that found it (for
+    /// `signet explain`).
+    pub async fn referrers_found(
+        &self,
+        repo: &RepositoryRef,
+        subject: &Digest,
+        opts: &DiscoveryOptions,
+        deadline: Instant,
+    ) -> Result<Vec<(Descriptor, FoundBy)>, RegistryError> {
+        let via_api = std::sync::Mutex::new(HashSet::new());
         let listed = async {
             let api = if opts.referrers_api && !self.known_without_referrers_api(&repo.registry) {
                 Some(self.referrers_api(repo, subject, opts, deadline).await?)
@@ -103,6 +146,9 @@ impl RegistryClient {
             let mut found = Vec::new();
             let schema_needed = match api {
                 Some(ApiAnswer::Listed(list)) => {
+                    if let Ok(mut v) = via_api.lock() {
+                        v.extend(list.iter().map(|d| d.digest.clone()));
+                    }
                     found.extend(list);
                     opts.tag_schema_with_api
                 }
@@ -156,7 +202,10 @@ impl RegistryClient {
         found.retain(|d| seen.insert(d.digest.clone()));
         check_count(found.len(), repo, subject, opts)?;
         let mut found = self.refine_artifact_types(repo, found, deadline).await?;
-        found.extend(cosign?);
+        let via_api = via_api.into_inner().unwrap_or_default();
+        let cosign = cosign?;
+        let cosign_digests: HashSet<Digest> = cosign.iter().map(|d| d.digest.clone()).collect();
+        found.extend(cosign);
 
         let mut seen = HashSet::new();
         let out: Vec<Descriptor> = found
@@ -169,7 +218,23 @@ impl RegistryClient {
             .collect();
         check_count(out.len(), repo, subject, opts)?;
         tracing::debug!(%repo, %subject, count = out.len(), "referrers listed");
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|d| {
+                let by = if via_api.contains(&d.digest) {
+                    FoundBy::ReferrersApi
+                } else if cosign_digests.contains(&d.digest) {
+                    if d.artifact_type.as_deref() == Some(COSIGN_SIGNATURE_ARTIFACT_TYPE) {
+                        FoundBy::CosignSignatureTag
+                    } else {
+                        FoundBy::CosignAttestationTag
+                    }
+                } else {
+                    FoundBy::TagSchema
+                };
+                (d, by)
+            })
+            .collect())
     }
 
     /// `GET /v2/<name>/referrers/<digest>[?artifactType=]`, following `Link: rel="next"`. Stops
