@@ -310,6 +310,58 @@ accepts (edited by hand) is replaced. */}}
 {{- end -}}
 {{- end -}}
 
+{{/*
+policy.imageRules as Signet's configuration lists them, checked first for what Helm can tell at
+install time, so that a mistake fails `helm install` with what to write instead of leaving a pod
+that refuses its configuration: verifiers naming only the verifiers these values configure
+(the chart names each after its type), verifiers only with verify and message only with deny,
+unique names (a rule without one is written with Signet's default, imageRules[N]), and no tag
+or digest in a pattern. Signet's own checks (ambiguous rules, patterns no normalized name
+matches) still run at start and in `signet config check`.
+*/}}
+{{- define "signet.imageRules" -}}
+{{- $seen := dict -}}
+{{- range $i, $r := .rules }}
+{{- $at := printf "policy.imageRules[%d]" $i }}
+{{- $name := $r.name | default (printf "imageRules[%d]" $i) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "%s.name %s is used by another rule: rule names must be unique" $at (toJson $name)) }}
+{{- end }}
+{{- $_ := set $seen $name true }}
+{{- $m := $r.match }}
+{{- if or (contains "@" $m) (and (contains "/" $m) (contains ":" (last (splitList "/" $m)))) }}
+{{- fail (printf "%s.match %s names a tag or digest: a rule is about an image name (registry/repository) and so every tag and digest of it; write %s" $at (toJson $m) (toJson (regexReplaceAll "(@.*|:[^/]*)$" $m ""))) }}
+{{- end }}
+{{- if or (regexMatch "[\\s?\\[\\]{}]" $m) (contains "***" $m) }}
+{{- fail (printf "%s.match %s: patterns know only * (within a path component) and ** (across components)" $at (toJson $m)) }}
+{{- end }}
+{{- if eq $r.action "verify" }}
+{{- if not $r.verifiers }}
+{{- fail (printf "%s has action verify but no verifiers: name the verifiers that judge these images (these values configure %s)" $at (join ", " $.verifiers)) }}
+{{- end }}
+{{- range $j, $v := $r.verifiers }}
+{{- if not (has $v $.verifiers) }}
+{{- fail (printf "%s.verifiers[%d] %s is not a verifier of this chart: the chart names its verifiers after their type, and these values configure %s" $at $j (toJson $v) (join ", " $.verifiers)) }}
+{{- end }}
+{{- end }}
+{{- else if hasKey $r "verifiers" }}
+{{- fail (printf "%s.verifiers is only used with action verify (this rule's action is %s)" $at $r.action) }}
+{{- end }}
+{{- if and (hasKey $r "message") (ne $r.action "deny") }}
+{{- fail (printf "%s.message is only used with action deny (this rule's action is %s)" $at $r.action) }}
+{{- end }}
+- name: {{ toJson $name }}
+  match: {{ toJson $m }}
+  action: {{ $r.action }}
+  {{- with $r.verifiers }}
+  verifiers: {{ toJson . }}
+  {{- end }}
+  {{- with $r.message }}
+  message: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Signet's configuration file, from the values. */}}
 {{- define "signet.config" -}}
 {{- $deadline := sub (mul .Values.provider.timeout.validationTimeoutSeconds 1000) 500 -}}
@@ -405,6 +457,7 @@ cache:
     {{- end }}
   {{- end }}
 verifiers:
+{{- $verifierNames := list }}
 {{- $n := .Values.notation }}
 {{- $doc := include "signet.notationPolicyDocument" . | fromYaml }}
 {{- $stores := include "signet.notationStores" . | fromYaml }}
@@ -413,6 +466,7 @@ verifiers:
 {{- fail "notation trust policies are given but no certificate: --set-file notationCerts[0]=cert.crt, or notation.trustStores" }}
 {{- end }}
 {{- if $notation }}
+{{- $verifierNames = append $verifierNames "notation" }}
   - name: notation
     type: notation
     artifactTypes: [application/vnd.cncf.notary.signature]
@@ -464,6 +518,7 @@ verifiers:
 {{- fail "cosign.rekorURL: Signet verifies transparency log entries offline, against the keys in cosign.trustedRoot, and never calls Rekor; remove it and give --set-file cosign.trustedRoot=trusted_root.json" }}
 {{- end }}
 {{- if $cosign }}
+{{- $verifierNames = append $verifierNames "cosign" }}
 {{- if and (or .Values.cosign.tLogVerify $keyless) (not .Values.cosign.trustedRoot) }}
 {{- fail "cosign.tLogVerify and keyless verification need a Sigstore trusted root: --set-file cosign.trustedRoot=trusted_root.json (Signet verifies offline), or set cosign.tLogVerify=false for keys signed without the transparency log" }}
 {{- end }}
@@ -504,6 +559,7 @@ verifiers:
     {{- end }}
 {{- end }}
 {{- if .Values.sbom.enabled }}
+{{- $verifierNames = append $verifierNames "sbom" }}
   - name: sbom
     type: sbom
     {{- if $cosign }}
@@ -526,6 +582,7 @@ verifiers:
 {{- fail "vulnerabilityreport.schemaURL: Signet checks SARIF's structure itself and never fetches a schema; remove it" }}
 {{- end }}
 {{- if .Values.vulnerabilityreport.enabled }}
+{{- $verifierNames = append $verifierNames "vulnerabilityreport" }}
   - name: vulnerabilityreport
     type: vulnerabilityreport
     {{- if $cosign }}
@@ -547,6 +604,7 @@ verifiers:
     denylistCVEs: {{ toJson . }}
     {{- end }}
   {{- if $cosign }}
+  {{- $verifierNames = append $verifierNames "vex" }}
   - name: vex
     type: vex
     cosign: cosign
@@ -556,6 +614,7 @@ verifiers:
 {{- if not $cosign }}
 {{- fail "provenance.enabled needs the cosign verifier (cosignKeys or cosign.keyless): provenance attestations are DSSE statements checked with its trust" }}
 {{- end }}
+{{- $verifierNames = append $verifierNames "provenance" }}
   - name: provenance
     type: provenance
     cosign: cosign
@@ -577,4 +636,8 @@ policy:
     application/vnd.cncf.notary.signature: any
     application/vnd.dev.cosign.artifact.sig.v1+json: any
     application/vnd.dev.sigstore.bundle.v0.3+json: any
+  {{- with .Values.policy.imageRules }}
+  imageRules:
+    {{- include "signet.imageRules" (dict "rules" . "verifiers" $verifierNames) | trim | nindent 4 }}
+  {{- end }}
 {{- end -}}

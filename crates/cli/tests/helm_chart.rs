@@ -479,6 +479,8 @@ fn wrong_values_fail_at_install_with_what_to_set() {
         }
         with(json!({"cache": {"redis": r}}))
     };
+    // policy.imageRules holding `rule` alone.
+    let rules = |rule: Value| with(json!({"policy": {"imageRules": [rule]}}));
     for (values, words) in [
         // a typo in a value name
         (
@@ -695,6 +697,65 @@ fn wrong_values_fail_at_install_with_what_to_set() {
             with(json!({"registryCredsSecret": "a", "dockerConfig": "{}"})),
             "give registryCredsSecret (an existing Secret) or dockerConfig (its content), not both",
         ),
+        // policy.imageRules: the schema types each rule, the chart checks what it can know
+        (
+            rules(json!({"match": "registry.k8s.io/**", "action": "permit"})),
+            "at '/policy/imageRules/0/action': value must be one of 'allow', 'deny', 'verify'",
+        ),
+        (
+            rules(json!({"name": "system", "action": "allow"})),
+            "at '/policy/imageRules/0': missing property 'match'",
+        ),
+        (
+            rules(json!({"match": "registry.k8s.io/**"})),
+            "at '/policy/imageRules/0': missing property 'action'",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/**", "action": "verify", "verifier": ["cosign"]})),
+            "additional properties 'verifier' not allowed",
+        ),
+        (
+            with(json!({"policy": {"imageRule": []}})),
+            "additional properties 'imageRule' not allowed",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/**", "action": "verify", "verifiers": ["cosign-acme"]})),
+            "policy.imageRules[0].verifiers[0] \"cosign-acme\" is not a verifier of this chart: the chart names its verifiers after their type, and these values configure cosign",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/**", "action": "verify"})),
+            "policy.imageRules[0] has action verify but no verifiers",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/**", "action": "verify", "verifiers": []})),
+            "at '/policy/imageRules/0/verifiers'",
+        ),
+        (
+            rules(json!({"match": "registry.k8s.io/**", "action": "allow", "verifiers": ["cosign"]})),
+            "policy.imageRules[0].verifiers is only used with action verify",
+        ),
+        (
+            rules(json!({"match": "registry.k8s.io/**", "action": "allow", "message": "system"})),
+            "policy.imageRules[0].message is only used with action deny",
+        ),
+        (
+            rules(json!({"match": "registry.k8s.io/pause:3.9", "action": "allow"})),
+            "policy.imageRules[0].match \"registry.k8s.io/pause:3.9\" names a tag or digest: a rule is about an image name (registry/repository) and so every tag and digest of it; write \"registry.k8s.io/pause\"",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/app@sha256:0123", "action": "deny"})),
+            "write \"ghcr.io/acme/app\"",
+        ),
+        (
+            rules(json!({"match": "ghcr.io/acme/{a,b}", "action": "deny"})),
+            "patterns know only * (within a path component) and ** (across components)",
+        ),
+        (
+            with(json!({"policy": {"imageRules": [
+                {"name": "system", "match": "registry.k8s.io/**", "action": "allow"},
+                {"name": "system", "match": "quay.io/system/**", "action": "allow"}]}})),
+            "policy.imageRules[1].name \"system\" is used by another rule",
+        ),
         // no verifier at all
         (with(json!({"cosignKeys": []})), "no verifier is configured"),
         // the transparency log without a trusted root
@@ -734,6 +795,10 @@ fn wrong_values_fail_at_install_with_what_to_set() {
             json!({"hmacKey": "k".repeat(32), "timeout": "5s", "ttl": "24h", "negativeTTL": "1h"}),
         ),
         with(json!({"cache": {"negativeTTL": "60s"}})),
+        rules(json!({"match": "ghcr.io/acme/**", "action": "verify", "verifiers": ["cosign"]})),
+        rules(json!({"match": "registry.k8s.io/**", "action": "allow"})),
+        rules(json!({"match": "ghcr.io/acme/app", "action": "deny", "message": "retired"})),
+        rules(json!({"match": "registry.internal:5000/**", "action": "allow"})),
     ] {
         render(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
@@ -851,6 +916,24 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "require": ["signature", "provenance", "sbom"],
                 "gatekeeper": {"clientCA": ca}}),
             &["type: sbom", "type: vex", "type: provenance", "require:"],
+        ),
+        // static image rules: allow, deny with a message, and verify naming a configured
+        // verifier (the chart names its verifiers after their type); a rule without a name gets
+        // Signet's default
+        (
+            "image-rules",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "sbom": {"enabled": true}, "gatekeeper": {"clientCA": ca},
+                "policy": {"imageRules": [
+                    {"name": "system", "match": "registry.k8s.io/**", "action": "allow"},
+                    {"name": "legacy", "match": "ghcr.io/acme/legacy-*", "action": "deny",
+                     "message": "moved to quay.io/acme"},
+                    {"match": "ghcr.io/acme/**", "action": "verify", "verifiers": ["cosign", "sbom"]}]}}),
+            &[
+                "  imageRules:\n    - name: \"system\"\n      match: \"registry.k8s.io/**\"\n      action: allow\n",
+                "      action: deny\n      message: \"moved to quay.io/acme\"\n",
+                "    - name: \"imageRules[2]\"\n      match: \"ghcr.io/acme/**\"\n      action: verify\n      verifiers: [\"cosign\",\"sbom\"]",
+            ],
         ),
         // plain documents only (no cosign): notation-signed SBOMs
         (
@@ -1123,6 +1206,9 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
 {text}"
             ),
         );
+        if name == "image-rules" {
+            check_image_rules(&config);
+        }
         if name == "user-tls-no-mtls-credentials" {
             let tls = find(&objects, "Secret", "signet-tls");
             let crt = STANDARD
@@ -1144,6 +1230,47 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
             );
         }
     }
+}
+
+/// The image-rules matrix case's configuration, laid out: `signet config check` finds nothing to
+/// warn about, and Signet decides by the rules as rendered (allow and deny need no registry).
+fn check_image_rules(config: &Path) {
+    let check = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && !said.contains("warning:"),
+        "image-rules: {said}"
+    );
+    let out = Command::new(signet_bin())
+        .args(["--log", "warn", "verify", "--config"])
+        .arg(config)
+        .args(["registry.k8s.io/pause:3.10", "ghcr.io/acme/legacy-app:v1"])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "image-rules: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines[0]["isSuccess"], true, "{}", lines[0]);
+    assert_eq!(lines[0]["verifierReports"][0]["verifierType"], "static");
+    assert_eq!(lines[0]["verifierReports"][0]["verifierName"], "system");
+    assert_eq!(lines[1]["isSuccess"], false, "{}", lines[1]);
+    assert_eq!(lines[1]["errorReason"], "POLICY_NOT_SATISFIED");
+    let message = lines[1]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"legacy\"") && message.contains("moved to quay.io/acme"),
+        "{message}"
+    );
 }
 
 /// The Redis objects of a matrix case: the HMAC key's Secret (the chart's, or the existing one,

@@ -2,14 +2,17 @@
 //! them: every object validated strictly (ConstraintTemplates, Constraints against their
 //! template's parameter schema, Providers, Assign) by `tests/helm/crds.py` against schemas written
 //! from Gatekeeper's published CRDs; each directory documented; the samples pointing at the right
-//! Provider and path; the mutation sample equal to what the chart renders; and the multi-tenancy
-//! sample's per-namespace keys kept apart on both Rego engines.
+//! Provider and path; the mutation sample equal to what the chart renders; the multi-tenancy
+//! sample's per-namespace keys kept apart on both Rego engines; and the image rules sample
+//! (system images admitted by Signet's `policy.imageRules`) installed by its Helm values and
+//! judged on Signet's real answers, on both engines.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use support::helm::{chart_py, find, render};
@@ -290,5 +293,106 @@ fn tenants_are_asked_and_judged_apart() {
     assert!(
         a.iter().any(|m| m.contains("missing from Signet's answer")),
         "{a:?}"
+    );
+}
+
+/// The image rules sample, end to end: its Helm values (`samples/values-image-rules.yaml`) install
+/// exactly the sample Constraint (`constraint-image-rules.yaml`) and a configuration Signet
+/// accepts without a warning; Signet, run on that configuration, answers a Pod of Kubernetes'
+/// system images and a retired one (no registry is needed: the rules answer by name), and the
+/// template with the sample's parameters, on both engines, admits the system images and denies
+/// the retired one with the rule's name and message.
+#[test]
+fn the_image_rules_sample_admits_system_images_and_denies_a_retired_one_by_rule() {
+    let dir = library().join("signet-verification");
+    let mut values: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(dir.join("samples/values-image-rules.yaml")).unwrap(),
+    )
+    .unwrap();
+    // What every install adds: trust (a cosign key) and Gatekeeper's CA.
+    let key = std::fs::read_to_string(
+        signet_testkit::vectors_dir().join("cosign/03-legacy-sig-keyed/a-no-tlog/cosign.pub"),
+    )
+    .unwrap();
+    values["cosignKeys"] = json!([key]);
+    values["cosign"] = json!({"tLogVerify": false});
+    values["gatekeeper"] =
+        json!({"clientCA": signet_testkit::TestCa::new("gatekeeper-ca (test)").cert_pem()});
+    let rendered = render(&values).unwrap();
+    let sample = &objects_in(&dir.join("constraint-image-rules.yaml"))[0];
+    let installed = find(&rendered, "SignetVerification", "signet-verification");
+    assert_eq!(
+        installed["spec"], sample["spec"],
+        "the values install the sample Constraint"
+    );
+
+    // The rendered configuration, on this machine: its files under a temporary root (the key
+    // where the Deployment mounts it), served over plain HTTP.
+    let root = tempfile::tempdir().unwrap();
+    let text = find(&rendered, "ConfigMap", "signet")["data"]["config.yaml"]
+        .as_str()
+        .unwrap()
+        .replace("/etc/signet/", &format!("{}/", root.path().display()));
+    let mut config: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(
+        config["policy"]["imageRules"], values["policy"]["imageRules"],
+        "the rules as given"
+    );
+    config["server"] = json!({"listen": "127.0.0.1:6001", "plainHTTP": true});
+    std::fs::create_dir_all(root.path().join("trust/cosign")).unwrap();
+    std::fs::write(root.path().join("trust/cosign/key-0.pub"), &key).unwrap();
+    let file = root.path().join("config.yaml");
+    std::fs::write(&file, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    let signet = env!("CARGO_BIN_EXE_signet");
+    let check = Command::new(signet)
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.status.success() && !said.contains("warning:"),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let images = [
+        "registry.k8s.io/pause:3.10",
+        "registry.k8s.io/coredns/coredns:v1.11.3",
+        "busybox:1.36",
+    ];
+    let keys: Vec<String> = images.iter().map(|i| format!("[prod]{i}")).collect();
+    let out = Command::new(signet)
+        .args(["--log", "warn", "verify", "--config"])
+        .arg(&file)
+        .args(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one image is denied");
+    let items: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .zip(&keys)
+        .map(|(line, key)| json!({"key": key, "value": serde_json::from_str::<Value>(line).unwrap()}))
+        .collect();
+    assert_eq!(items.len(), images.len());
+    for item in &items[..2] {
+        assert_eq!(
+            item["value"]["verifierReports"][0]["verifierName"], "kubernetes",
+            "{item}"
+        );
+    }
+    let answer = json!({"response": {"items": items, "systemError": ""}});
+    let (violations, asked) = support::rego::library_violations(
+        "signet-verification",
+        "signetverification",
+        sample["spec"]["parameters"].clone(),
+        support::rego::pod_review("prod", &images),
+        &answer,
+    );
+    assert_eq!(asked, keys, "every image is asked about: no exemption");
+    assert_eq!(
+        violations,
+        vec!["image [prod]busybox:1.36 failed verification (POLICY_NOT_SATISFIED): denied by image rule \"retired-busybox\" (docker.io/library/busybox): use registry.example/tools/busybox, which is scanned and signed".to_string()]
     );
 }
