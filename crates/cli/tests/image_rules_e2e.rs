@@ -80,6 +80,7 @@ async fn rules_allow_deny_and_narrow_verifiers_through_verify_and_the_provider()
         (true, None, "cosign"),                          // acme: signed by b
         (true, None, "cosign"),                          // no rule: every verifier
     ];
+    let schema = support::result_schema();
     let mut from_cli = Vec::new();
     for (image, (ok, reason, report_type)) in refs.iter().zip(expected) {
         let (cli, exit) = support::signet_verify(SIGNET, &path, image);
@@ -89,6 +90,8 @@ async fn rules_allow_deny_and_narrow_verifiers_through_verify_and_the_provider()
             "{image}: {cli}"
         );
         assert_eq!(exit, Some(if ok { 0 } else { 1 }), "{image}: {cli}");
+        let invalid: Vec<String> = schema.iter_errors(&cli).map(|e| e.to_string()).collect();
+        assert!(invalid.is_empty(), "{image}: {invalid:?}\n{cli}");
         if !report_type.is_empty() {
             assert_eq!(
                 cli["verifierReports"][0]["verifierType"], report_type,

@@ -178,3 +178,47 @@ fn every_reason_code_is_in_the_schema() {
         );
     }
 }
+
+#[test]
+fn static_answers_validate_and_only_static_reports_may_lack_a_referrer() {
+    let v = validator();
+    let static_allow = json!({
+        "version": RESULT_VERSION, "isSuccess": true, "succeeded": true,
+        "traceID": "0123456789abcdef0123456789abcdef", "timestamp": "2026-12-01T00:00:00Z",
+        "subject": "registry.k8s.io/pause:3.10",
+        "message": "allowed without verification by image rule \"system\" (registry.k8s.io/**)",
+        "verifierReports": [{
+            "subject": "registry.k8s.io/pause:3.10", "referenceDigest": "", "artifactType": "",
+            "isSuccess": true, "verifierName": "system", "verifierType": "static",
+            "name": "system", "type": "static", "message": "allowed",
+            "extensions": {"rule": "system", "match": "registry.k8s.io/**", "action": "allow"}
+        }]
+    });
+    assert!(
+        errors_of(&v, &static_allow).is_empty(),
+        "{:?}",
+        errors_of(&v, &static_allow)
+    );
+    // the same shapes from a real verifier are refused: a report must name its referrer, and
+    // a verified image is pinned
+    let mut not_static = static_allow.clone();
+    not_static["verifierReports"][0]["verifierType"] = json!("cosign");
+    not_static["verifierReports"][0]["type"] = json!("cosign");
+    let e = errors_of(&v, &not_static);
+    assert!(
+        e.iter()
+            .any(|m| m.contains("referenceDigest") || m.contains("\"\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("subject") || m.contains("pause:3.10")),
+        "{e:?}"
+    );
+}
+
+fn errors_of(v: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    v.iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
