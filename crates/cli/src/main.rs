@@ -257,7 +257,8 @@ async fn serve(path: &Path) -> Result<u8, Exit> {
     for warning in &config.warnings {
         tracing::warn!(path = %warning.path, "{}", warning.message);
     }
-    let backend = Arc::new(backend::EngineBackend::new(engine));
+    let alerts = backend::alerts(&config, &mut registry)?;
+    let backend = Arc::new(backend::EngineBackend::new(engine).with_alerts(alerts));
     let settings = backend::server_settings(&config);
     signet_server::serve(
         settings,

@@ -7,6 +7,7 @@
 //! `docs/configuration.md` documents each field.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod depth;
 pub mod duration;
 pub mod pattern;
@@ -91,6 +92,8 @@ pub struct Config {
     pub verifiers: Vec<VerifierEntry>,
     /// How verifier reports combine into a verdict.
     pub policy: PolicyConfig,
+    /// Where failed (and passed) verifications are reported (`alerts`).
+    pub alerts: alerts::AlertsConfig,
     /// Problems that do not stop the configuration from working (e.g. a shadowed image rule);
     /// `signet config check` prints them.
     pub warnings: Vec<ConfigIssue>,
@@ -292,6 +295,33 @@ pub struct PolicyConfig {
     pub require: Option<Vec<String>>,
     /// Static rules by image name (`policy.imageRules`), most specific first.
     pub image_rules: Vec<ImageRule>,
+    /// What must be verified of an image index, by image name (`policy.multiArch`), most
+    /// specific first; an index no rule matches needs a verified signature of its own.
+    pub multi_arch: Vec<MultiArchRule>,
+}
+
+/// What an image index needs to pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiArchRule {
+    /// Unique name.
+    pub name: String,
+    /// Which images.
+    pub pattern: ImagePattern,
+    /// Index, children, or either.
+    pub require: IndexRequirement,
+    /// The children that must exist and pass (`os/arch[/variant]`); empty: every child.
+    pub platforms: Vec<String>,
+}
+
+/// Which of an index and its children must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexRequirement {
+    /// The index's own verification (signatures attached to the index digest).
+    Index,
+    /// Every required child's verification.
+    Children,
+    /// The index's, or else every required child's.
+    IndexOrChildren,
 }
 
 /// A static rule: what happens to images whose name matches.
@@ -327,6 +357,12 @@ impl PolicyConfig {
     /// match.
     pub fn image_rule_for(&self, name: &str) -> Option<&ImageRule> {
         self.image_rules.iter().find(|r| r.pattern.matches(name))
+    }
+
+    /// The multi-arch rule for `name` (a normalized `registry/repository`): the most specific
+    /// match.
+    pub fn multi_arch_for(&self, name: &str) -> Option<&MultiArchRule> {
+        self.multi_arch.iter().find(|r| r.pattern.matches(name))
     }
 
     /// The rule for a report group: its predicate type when it has one, else its artifact type.

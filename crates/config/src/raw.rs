@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub verifiers: Vec<RawVerifier>,
     /// `policy`.
     pub policy: Option<RawPolicy>,
+    /// `alerts`.
+    pub alerts: Option<crate::alerts::RawAlerts>,
 }
 
 /// `server`.
@@ -207,6 +209,24 @@ pub struct RawPolicy {
     /// `policy.imageRules`.
     #[serde(default)]
     pub image_rules: Vec<RawImageRule>,
+    /// `policy.multiArch`.
+    #[serde(default)]
+    pub multi_arch: Vec<RawMultiArch>,
+}
+
+/// One entry of `policy.multiArch`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawMultiArch {
+    /// `name`.
+    pub name: Option<String>,
+    /// `match`.
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    /// `require`: index, children or index-or-children.
+    pub require: Option<String>,
+    /// `platforms`: the children that must exist and pass (default: every child).
+    pub platforms: Option<Vec<String>>,
 }
 
 /// One entry of `policy.imageRules`.

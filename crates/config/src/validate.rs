@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::raw::{RawConfig, RawHost};
 use crate::{
     duration, CacheConfig, Config, ConfigIssue, Credentials, DiscoveryConfig, HostConfig,
-    ImageAction, ImagePattern, ImageRule, PolicyConfig, RedisConfig, RegistryConfig, Rule, Secret,
-    ServerConfig, TlsConfig, VerifierEntry,
+    ImageAction, ImagePattern, ImageRule, IndexRequirement, MultiArchRule, PolicyConfig,
+    RedisConfig, RegistryConfig, Rule, Secret, ServerConfig, TlsConfig, VerifierEntry,
 };
 
 /// Default provider port, as Ratify's.
@@ -450,6 +450,112 @@ fn image_rules(
     rules.into_iter().map(|(_, r)| r).collect()
 }
 
+/// `policy.multiArch`, checked, most specific first; equally specific overlapping rules are
+/// refused as for image rules.
+fn multi_arch_rules(raw: &[crate::raw::RawMultiArch], is: &mut Issues) -> Vec<MultiArchRule> {
+    let mut rules: Vec<(usize, MultiArchRule)> = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, r) in raw.iter().enumerate() {
+        let path = format!("policy.multiArch[{i}]");
+        let name = r.name.clone().unwrap_or_else(|| format!("multiArch[{i}]"));
+        if !names.insert(name.clone()) {
+            is.add(
+                format!("{path}.name"),
+                format!("{name:?} is used by another multiArch rule (names must be unique)"),
+            );
+        }
+        let pattern = match r.pattern.as_deref().map(ImagePattern::parse) {
+            None => {
+                is.add(
+                    format!("{path}.match"),
+                    "is required (e.g. ghcr.io/acme/**, or ** for every image)",
+                );
+                None
+            }
+            Some(Err(e)) => {
+                is.add(format!("{path}.match"), e);
+                None
+            }
+            Some(Ok(p)) => Some(p),
+        };
+        let require = match r.require.as_deref() {
+            Some("index") => Some(IndexRequirement::Index),
+            Some("children") => Some(IndexRequirement::Children),
+            Some("index-or-children") => Some(IndexRequirement::IndexOrChildren),
+            Some(other) => {
+                is.add(
+                    format!("{path}.require"),
+                    format!("{other:?} is not a requirement (expected index, children or index-or-children)"),
+                );
+                None
+            }
+            None => {
+                is.add(
+                    format!("{path}.require"),
+                    "is required (index, children or index-or-children)",
+                );
+                None
+            }
+        };
+        let platforms = r.platforms.clone().unwrap_or_default();
+        if require == Some(IndexRequirement::Index) && !platforms.is_empty() {
+            is.add(
+                format!("{path}.platforms"),
+                "is only used when children are verified (require children or index-or-children)",
+            );
+        }
+        if r.platforms.as_ref().is_some_and(Vec::is_empty) {
+            is.add(
+                format!("{path}.platforms"),
+                "is empty (leave it out to require every child)",
+            );
+        }
+        for (j, p) in platforms.iter().enumerate() {
+            let parts: Vec<&str> = p.split('/').collect();
+            let ok = (2..=3).contains(&parts.len())
+                && parts.iter().all(|x| {
+                    !x.is_empty()
+                        && x.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+            if !ok {
+                is.add(
+                    format!("{path}.platforms[{j}]"),
+                    format!("{p:?} is not a platform (expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7)"),
+                );
+            }
+        }
+        if let (Some(pattern), Some(require)) = (pattern, require) {
+            rules.push((
+                i,
+                MultiArchRule {
+                    name,
+                    pattern,
+                    require,
+                    platforms,
+                },
+            ));
+        }
+    }
+    rules.sort_by(|(_, a), (_, b)| b.pattern.specificity(&a.pattern));
+    for (x, (i, a)) in rules.iter().enumerate() {
+        for (j, b) in rules.iter().skip(x + 1) {
+            if a.pattern.specificity(&b.pattern) == std::cmp::Ordering::Equal
+                && a.pattern.overlaps(&b.pattern)
+            {
+                is.add(
+                    format!("policy.multiArch[{j}].match"),
+                    format!(
+                        "{} is as specific as multiArch[{i}] ({}) and both can match one image; make one more specific",
+                        b.pattern, a.pattern
+                    ),
+                );
+            }
+        }
+    }
+    rules.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Validates a raw configuration. Relative file paths resolve against `base_dir`.
 pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIssue>> {
     let mut is = Issues(Vec::new());
@@ -711,13 +817,17 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
         .collect();
     let mut warnings = Vec::new();
     let image_rules = image_rules(&p.image_rules, &verifier_names, &mut is, &mut warnings);
+    let multi_arch = multi_arch_rules(&p.multi_arch, &mut is);
     let policy = PolicyConfig {
         default,
         artifact_types,
         predicate_types,
         require: p.require.clone(),
         image_rules,
+        multi_arch,
     };
+
+    let alerts = crate::alerts::validate(raw.alerts, base_dir, &mut is.0);
 
     if is.0.is_empty() {
         Ok(Config {
@@ -728,6 +838,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             cache,
             verifiers,
             policy,
+            alerts,
             warnings,
         })
     } else {

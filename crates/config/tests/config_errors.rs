@@ -329,3 +329,42 @@ fn image_rules_are_checked_ordered_by_specificity_and_shadowed_ones_warned_about
         assert!(has(&i, path, needle), "{r}\n{i:?}");
     }
 }
+
+#[test]
+fn multi_arch_rules_are_checked_and_ordered_by_specificity() {
+    use signet_config::IndexRequirement;
+    let rules = |r: &str| format!("server:\n  plainHTTP: true\npolicy:\n  multiArch:\n{r}");
+    let c = parse(
+        &rules(concat!(
+            "    - {name: all, match: '**', require: index-or-children}\n",
+            "    - {name: acme, match: 'ghcr.io/acme/**', require: children, platforms: [linux/amd64, linux/arm/v7]}\n",
+        )),
+        Path::new("."),
+    )
+    .unwrap();
+    let r = c.policy.multi_arch_for("ghcr.io/acme/app").unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.require),
+        ("acme", IndexRequirement::Children)
+    );
+    assert_eq!(r.platforms, ["linux/amd64", "linux/arm/v7"]);
+    assert_eq!(
+        c.policy
+            .multi_arch_for("docker.io/library/nginx")
+            .unwrap()
+            .require,
+        IndexRequirement::IndexOrChildren
+    );
+    for (r, path, needle) in [
+        ("    - {match: 'ghcr.io/**'}\n", "policy.multiArch[0].require", "is required"),
+        ("    - {match: 'ghcr.io/**', require: both}\n", "policy.multiArch[0].require", "not a requirement"),
+        ("    - {require: children}\n", "policy.multiArch[0].match", "is required"),
+        ("    - {match: 'ghcr.io/**', require: index, platforms: [linux/amd64]}\n", "policy.multiArch[0].platforms", "only used when children"),
+        ("    - {match: 'ghcr.io/**', require: children, platforms: []}\n", "policy.multiArch[0].platforms", "is empty"),
+        ("    - {match: 'ghcr.io/**', require: children, platforms: [amd64]}\n", "policy.multiArch[0].platforms[0]", "not a platform"),
+        ("    - {match: 'ghcr.io/a*', require: children}\n    - {match: 'ghcr.io/*b', require: index}\n", "policy.multiArch[1].match", "as specific as"),
+    ] {
+        let i = issues(&rules(r));
+        assert!(has(&i, path, needle), "{r}\n{i:?}");
+    }
+}

@@ -19,6 +19,7 @@
 mod build;
 pub mod explain;
 mod metrics;
+mod multiarch;
 pub mod policy;
 mod rules;
 mod store;
@@ -380,7 +381,8 @@ impl Engine {
                     Some(o) => o,
                     None => {
                         let work = async {
-                            let resolved = match inner.registry.resolve(&reference, deadline).await {
+                            let resolved = match inner.registry.resolve(&reference, deadline).await
+                            {
                                 Ok(r) => r,
                                 Err(e) => {
                                     return ImageOutcome::error(e.reason(), e.to_string(), None)
@@ -397,9 +399,31 @@ impl Engine {
                                 reference.repository_path(),
                                 resolved.descriptor,
                             );
-                            let o = inner
-                                .verify_subject_tree_traced(subject, pinned, deadline, Some(trace.clone()))
-                                .await;
+                            let multi_arch = inner
+                                .policy
+                                .multi_arch_for(&reference.repository_path())
+                                .filter(|_| {
+                                    signet_types::oci::is_index_media_type(
+                                        &subject.descriptor.media_type,
+                                    )
+                                });
+                            // An index under a multiArch rule is judged as the provider judges
+                            // it; its children's discovery is not traced.
+                            let o = match multi_arch {
+                                Some(rule) => {
+                                    inner.verify_index(subject, pinned, rule, deadline).await
+                                }
+                                None => {
+                                    inner
+                                        .verify_subject_tree_traced(
+                                            subject,
+                                            pinned,
+                                            deadline,
+                                            Some(trace.clone()),
+                                        )
+                                        .await
+                                }
+                            };
                             ex.discovery = trace.take();
                             o
                         };
@@ -611,9 +635,20 @@ impl Inner {
             }
         }
         let subject = signet_verify::Subject::new(reference.repository_path(), descriptor);
-        let outcome = self
-            .verify_subject_tree(subject, pinned.clone(), deadline)
-            .await;
+        let multi_arch = self
+            .policy
+            .multi_arch_for(&reference.repository_path())
+            .filter(|_| signet_types::oci::is_index_media_type(&subject.descriptor.media_type));
+        let outcome = match multi_arch {
+            Some(rule) => {
+                self.verify_index(subject, pinned.clone(), rule, deadline)
+                    .await
+            }
+            None => {
+                self.verify_subject_tree(subject, pinned.clone(), deadline)
+                    .await
+            }
+        };
         // A failed verdict is not cached when any failure in it may go away on retry, even one
         // the top-level reason does not name (e.g. one signature's revocation status unknown).
         let transient = outcome

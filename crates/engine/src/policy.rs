@@ -213,6 +213,7 @@ mod tests {
             predicate_types: Default::default(),
             require: None,
             image_rules: Vec::new(),
+            multi_arch: Vec::new(),
         }
     }
 
