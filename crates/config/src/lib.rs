@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod depth;
 pub mod duration;
+pub mod namespaces;
 pub mod pattern;
 pub mod raw;
 mod validate;
@@ -20,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use namespaces::NamespaceConfig;
 pub use pattern::ImagePattern;
 pub use validate::validate;
 
@@ -94,6 +96,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Where failed (and passed) verifications are reported (`alerts`).
     pub alerts: alerts::AlertsConfig,
+    /// Trust added for single namespaces (`namespaces`), by namespace.
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
     /// Problems that do not stop the configuration from working (e.g. a shadowed image rule);
     /// `signet config check` prints them.
     pub warnings: Vec<ConfigIssue>,

@@ -26,6 +26,9 @@ pub struct RawConfig {
     pub policy: Option<RawPolicy>,
     /// `alerts`.
     pub alerts: Option<crate::alerts::RawAlerts>,
+    /// `namespaces`.
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, crate::namespaces::RawNamespace>,
 }
 
 /// `server`.

@@ -25,10 +25,10 @@ const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 /// Shortest HMAC key accepted: 256 bits, the size of the SHA-256 output.
 const MIN_HMAC_KEY_BYTES: usize = 32;
 
-struct Issues(Vec<ConfigIssue>);
+pub(crate) struct Issues(pub(crate) Vec<ConfigIssue>);
 
 impl Issues {
-    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigIssue {
             path: path.into(),
             message: message.into(),
@@ -306,6 +306,7 @@ fn redis_config(
 /// rules that can match one image are refused; a rule no image can reach is a warning.
 fn image_rules(
     raw: &[crate::raw::RawImageRule],
+    prefix: &str,
     verifier_names: &BTreeSet<&str>,
     is: &mut Issues,
     warnings: &mut Vec<ConfigIssue>,
@@ -313,7 +314,7 @@ fn image_rules(
     let mut rules: Vec<(usize, ImageRule)> = Vec::new();
     let mut names = BTreeSet::new();
     for (i, r) in raw.iter().enumerate() {
-        let path = format!("policy.imageRules[{i}]");
+        let path = format!("{prefix}policy.imageRules[{i}]");
         let name = r.name.clone().unwrap_or_else(|| format!("imageRules[{i}]"));
         if name.trim().is_empty() {
             is.add(format!("{path}.name"), "is empty");
@@ -430,7 +431,7 @@ fn image_rules(
                 && a.pattern.overlaps(&b.pattern)
             {
                 is.add(
-                    format!("policy.imageRules[{j}].match"),
+                    format!("{prefix}policy.imageRules[{j}].match"),
                     format!(
                         "{} is as specific as imageRules[{i}] ({}) and both can match one image; make one more specific",
                         b.pattern, a.pattern
@@ -438,7 +439,7 @@ fn image_rules(
                 );
             } else if b.pattern.is_covered_by(&a.pattern) {
                 warnings.push(ConfigIssue {
-                    path: format!("policy.imageRules[{j}]"),
+                    path: format!("{prefix}policy.imageRules[{j}]"),
                     message: format!(
                         "rule {:?} ({}) never decides: every image it matches is matched by the more specific rule {:?} ({})",
                         b.name, b.pattern, a.name, a.pattern
@@ -452,11 +453,15 @@ fn image_rules(
 
 /// `policy.multiArch`, checked, most specific first; equally specific overlapping rules are
 /// refused as for image rules.
-fn multi_arch_rules(raw: &[crate::raw::RawMultiArch], is: &mut Issues) -> Vec<MultiArchRule> {
+fn multi_arch_rules(
+    raw: &[crate::raw::RawMultiArch],
+    prefix: &str,
+    is: &mut Issues,
+) -> Vec<MultiArchRule> {
     let mut rules: Vec<(usize, MultiArchRule)> = Vec::new();
     let mut names = BTreeSet::new();
     for (i, r) in raw.iter().enumerate() {
-        let path = format!("policy.multiArch[{i}]");
+        let path = format!("{prefix}policy.multiArch[{i}]");
         let name = r.name.clone().unwrap_or_else(|| format!("multiArch[{i}]"));
         if !names.insert(name.clone()) {
             is.add(
@@ -544,7 +549,7 @@ fn multi_arch_rules(raw: &[crate::raw::RawMultiArch], is: &mut Issues) -> Vec<Mu
                 && a.pattern.overlaps(&b.pattern)
             {
                 is.add(
-                    format!("policy.multiArch[{j}].match"),
+                    format!("{prefix}policy.multiArch[{j}].match"),
                     format!(
                         "{} is as specific as multiArch[{i}] ({}) and both can match one image; make one more specific",
                         b.pattern, a.pattern
@@ -554,6 +559,95 @@ fn multi_arch_rules(raw: &[crate::raw::RawMultiArch], is: &mut Issues) -> Vec<Mu
         }
     }
     rules.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The verifier entries at `prefix` (`""` for the cluster's, `namespaces.NAME.` for a
+/// namespace's); `names` holds every name taken so far, so names are unique across all.
+pub(crate) fn verifier_entries(
+    raw: Vec<crate::raw::RawVerifier>,
+    prefix: &str,
+    names: &mut BTreeSet<String>,
+    is: &mut Issues,
+) -> Vec<VerifierEntry> {
+    let mut verifiers = Vec::new();
+    for (i, v) in raw.into_iter().enumerate() {
+        let path = format!("{prefix}verifiers[{i}]");
+        if v.name.trim().is_empty() {
+            is.add(format!("{path}.name"), "is empty");
+        } else if !names.insert(v.name.clone()) {
+            is.add(
+                format!("{path}.name"),
+                format!(
+                    "{:?} is used by another verifier (names must be unique)",
+                    v.name
+                ),
+            );
+        }
+        if v.type_.trim().is_empty() {
+            is.add(format!("{path}.type"), "is empty");
+        }
+        // An empty list is the verifier type's to judge: attestation verifiers default it; the
+        // engine refuses a built verifier that handles no artifact type.
+        for (j, t) in v.artifact_types.iter().enumerate() {
+            if t.trim().is_empty() || t.contains(char::is_whitespace) {
+                is.add(
+                    format!("{path}.artifactTypes[{j}]"),
+                    format!("{t:?} is not a media type"),
+                );
+            }
+        }
+        verifiers.push(VerifierEntry {
+            name: v.name,
+            type_: v.type_,
+            artifact_types: v.artifact_types,
+            params: v.params,
+        });
+    }
+    verifiers
+}
+
+/// The policy at `prefix` (`""` or `namespaces.NAME.`), judged against `verifier_names`.
+pub(crate) fn policy_config(
+    p: &crate::raw::RawPolicy,
+    prefix: &str,
+    verifier_names: &BTreeSet<&str>,
+    is: &mut Issues,
+    warnings: &mut Vec<ConfigIssue>,
+) -> PolicyConfig {
+    let default = match p.default.as_deref() {
+        Some(v) => is.rule(&format!("{prefix}policy.default"), v),
+        None => Rule::All,
+    };
+    let mut artifact_types = BTreeMap::new();
+    for (t, v) in &p.artifact_types {
+        let rule = is.rule(&format!("{prefix}policy.artifactTypes[{t:?}]"), v);
+        artifact_types.insert(t.clone(), rule);
+    }
+    let mut predicate_types = BTreeMap::new();
+    for (t, v) in &p.predicate_types {
+        let rule = is.rule(&format!("{prefix}policy.predicateTypes[{t:?}]"), v);
+        predicate_types.insert(t.clone(), rule);
+    }
+    if let Some(require) = &p.require {
+        for (i, r) in require.iter().enumerate() {
+            if r.trim().is_empty() || r.trim() != r {
+                is.add(
+                    format!("{prefix}policy.require[{i}]"),
+                    format!("{r:?} names nothing: give signature, a verifier type or name, a predicate type or an artifact type"),
+                );
+            }
+        }
+    }
+    let image_rules = image_rules(&p.image_rules, prefix, verifier_names, is, warnings);
+    let multi_arch = multi_arch_rules(&p.multi_arch, prefix, is);
+    PolicyConfig {
+        default,
+        artifact_types,
+        predicate_types,
+        require: p.require.clone(),
+        image_rules,
+        multi_arch,
+    }
 }
 
 /// Validates a raw configuration. Relative file paths resolve against `base_dir`.
@@ -750,82 +844,21 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
 
     // verifiers
     let mut names = BTreeSet::new();
-    let mut verifiers = Vec::new();
-    for (i, v) in raw.verifiers.into_iter().enumerate() {
-        let path = format!("verifiers[{i}]");
-        if v.name.trim().is_empty() {
-            is.add(format!("{path}.name"), "is empty");
-        } else if !names.insert(v.name.clone()) {
-            is.add(
-                format!("{path}.name"),
-                format!(
-                    "{:?} is used by another verifier (names must be unique)",
-                    v.name
-                ),
-            );
-        }
-        if v.type_.trim().is_empty() {
-            is.add(format!("{path}.type"), "is empty");
-        }
-        // An empty list is the verifier type's to judge: attestation verifiers default it; the
-        // engine refuses a built verifier that handles no artifact type.
-        for (j, t) in v.artifact_types.iter().enumerate() {
-            if t.trim().is_empty() || t.contains(char::is_whitespace) {
-                is.add(
-                    format!("{path}.artifactTypes[{j}]"),
-                    format!("{t:?} is not a media type"),
-                );
-            }
-        }
-        verifiers.push(VerifierEntry {
-            name: v.name,
-            type_: v.type_,
-            artifact_types: v.artifact_types,
-            params: v.params,
-        });
-    }
+    let verifiers = verifier_entries(raw.verifiers, "", &mut names, &mut is);
 
     // policy
     let p = raw.policy.unwrap_or_default();
-    let default = match p.default.as_deref() {
-        Some(v) => is.rule("policy.default", v),
-        None => Rule::All,
-    };
-    let mut artifact_types = BTreeMap::new();
-    for (t, v) in &p.artifact_types {
-        let rule = is.rule(&format!("policy.artifactTypes[{t:?}]"), v);
-        artifact_types.insert(t.clone(), rule);
-    }
-    let mut predicate_types = BTreeMap::new();
-    for (t, v) in &p.predicate_types {
-        let rule = is.rule(&format!("policy.predicateTypes[{t:?}]"), v);
-        predicate_types.insert(t.clone(), rule);
-    }
-    if let Some(require) = &p.require {
-        for (i, r) in require.iter().enumerate() {
-            if r.trim().is_empty() || r.trim() != r {
-                is.add(
-                    format!("policy.require[{i}]"),
-                    format!("{r:?} names nothing: give signature, a verifier type or name, a predicate type or an artifact type"),
-                );
-            }
-        }
-    }
-    let verifier_names: BTreeSet<&str> = verifiers
-        .iter()
-        .map(|v: &VerifierEntry| v.name.as_str())
-        .collect();
+    let verifier_names: BTreeSet<&str> = verifiers.iter().map(|v| v.name.as_str()).collect();
     let mut warnings = Vec::new();
-    let image_rules = image_rules(&p.image_rules, &verifier_names, &mut is, &mut warnings);
-    let multi_arch = multi_arch_rules(&p.multi_arch, &mut is);
-    let policy = PolicyConfig {
-        default,
-        artifact_types,
-        predicate_types,
-        require: p.require.clone(),
-        image_rules,
-        multi_arch,
-    };
+    let policy = policy_config(&p, "", &verifier_names, &mut is, &mut warnings);
+    let namespaces = crate::namespaces::validate(
+        raw.namespaces,
+        &verifiers,
+        &policy,
+        &mut names,
+        &mut is,
+        &mut warnings,
+    );
 
     let alerts = crate::alerts::validate(raw.alerts, base_dir, &mut is.0);
 
@@ -838,6 +871,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<ConfigIss
             cache,
             verifiers,
             policy,
+            namespaces,
             alerts,
             warnings,
         })

@@ -368,3 +368,54 @@ fn multi_arch_rules_are_checked_and_ordered_by_specificity() {
         assert!(has(&i, path, needle), "{r}\n{i:?}");
     }
 }
+
+#[test]
+fn namespaces_add_verifiers_and_policy_and_cannot_relax_the_clusters() {
+    let base = "server:\n  plainHTTP: true\nverifiers:\n  - name: cosign\n    type: cosign\n    artifactTypes: [a]\npolicy:\n  imageRules:\n    - {name: system, match: 'registry.k8s.io/**', action: allow}\n";
+    let c = parse(
+        &format!("{base}namespaces:\n  team-a:\n    verifiers:\n      - name: sbom-a\n        type: sbom\n        artifactTypes: [application/spdx+json]\n    policy:\n      require: [signature, sbom-a]\n      imageRules:\n        - {{name: no-legacy, match: 'ghcr.io/acme/legacy-*', action: deny}}\n"),
+        Path::new("."),
+    )
+    .unwrap();
+    let a = &c.namespaces["team-a"];
+    assert_eq!(a.verifiers[0].name, "sbom-a");
+    assert_eq!(
+        a.policy.require.as_deref(),
+        Some(&["signature".to_string(), "sbom-a".to_string()][..])
+    );
+    let rules: Vec<&str> = a
+        .policy
+        .image_rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        ["no-legacy", "system"],
+        "the cluster's rules apply in the namespace too"
+    );
+    assert_eq!(
+        c.policy.image_rules.len(),
+        1,
+        "the namespace's rules stay its own"
+    );
+
+    for (ns, path, needle) in [
+        ("  Team_A: {}\n", "namespaces.Team_A", "not a namespace name"),
+        ("  team-a:\n    policy:\n      imageRules:\n        - {name: skip, match: 'ghcr.io/**', action: allow}\n", "namespaces.team-a.policy.imageRules", "can only add requirements"),
+        ("  team-a:\n    verifiers:\n      - {name: cosign, type: cosign, artifactTypes: [a]}\n", "namespaces.team-a.verifiers[0].name", "used by another verifier"),
+        ("  team-a:\n    policy:\n      imageRules:\n        - {name: v, match: 'ghcr.io/*', action: verify, verifiers: [nope]}\n", "namespaces.team-a.policy.imageRules[0].verifiers[0]", "not a configured verifier"),
+        ("  team-a:\n    policy:\n      imageRules:\n        - {name: k8s, match: 'registry.k8s.io/**', action: deny}\n", "namespaces.team-a.policy.imageRules", "as specific as the cluster's rule"),
+        ("  team-a:\n    policy:\n      default: some\n", "namespaces.team-a.policy.default", ""),
+        ("  team-a:\n    verifier: []\n", "namespaces.team-a", "unknown field"),
+    ] {
+        let i = issues(&format!("{base}namespaces:\n{ns}"));
+        assert!(i.iter().any(|x| x.path.starts_with(path) && x.message.contains(needle)), "{ns}\n{i:?}");
+    }
+    // a namespace's verify rule may name the cluster's verifiers and its own
+    parse(
+        &format!("{base}namespaces:\n  team-a:\n    verifiers:\n      - {{name: cosign-a, type: cosign, artifactTypes: [a]}}\n    policy:\n      imageRules:\n        - {{name: v, match: 'ghcr.io/acme/**', action: verify, verifiers: [cosign, cosign-a]}}\n"),
+        Path::new("."),
+    )
+    .unwrap();
+}

@@ -316,12 +316,59 @@ fn build_engine(
         inflight: Mutex::new(HashMap::new()),
         verdicts,
         tags,
-        metrics,
+        metrics: metrics.clone(),
         fingerprint,
     };
+    let mut namespaces = HashMap::new();
+    for (name, ns) in &config.namespaces {
+        let mut ns_config = config.clone();
+        ns_config.verifiers = config
+            .verifiers
+            .iter()
+            .chain(&ns.verifiers)
+            .cloned()
+            .collect();
+        ns_config.policy = ns.policy.clone();
+        ns_config.namespaces = Default::default();
+        // One Redis connection per namespace would not scale with namespaces; their verdicts
+        // stay in each replica's memory.
+        ns_config.cache.redis = None;
+        let cluster_count = config.verifiers.len();
+        let engine = build_engine(&ns_config, factories, metrics.clone(), connect)
+            .map_err(|issues| namespace_issues(issues, name, cluster_count))?
+            .engine;
+        namespaces.insert(name.clone(), engine);
+    }
     Ok(BuildOutput {
         engine: Engine {
             inner: Arc::new(inner),
+            namespaces: Arc::new(namespaces),
         },
     })
+}
+
+/// A namespace engine's build problems at their place in the file: its own verifiers are
+/// `namespaces.NAME.verifiers[i]` (the cluster's came first and were reported already).
+fn namespace_issues(
+    issues: Vec<ConfigIssue>,
+    name: &str,
+    cluster_count: usize,
+) -> Vec<ConfigIssue> {
+    issues
+        .into_iter()
+        .filter_map(|i| {
+            let Some(rest) = i.path.strip_prefix("verifiers[") else {
+                return Some(ConfigIssue {
+                    path: format!("namespaces.{name}.{}", i.path),
+                    message: i.message,
+                });
+            };
+            let (n, tail) = rest.split_once(']')?;
+            let n: usize = n.parse().ok()?;
+            (n >= cluster_count).then(|| ConfigIssue {
+                path: format!("namespaces.{name}.verifiers[{}]{tail}", n - cluster_count),
+                message: i.message,
+            })
+        })
+        .collect()
 }

@@ -20,6 +20,7 @@ mod build;
 pub mod explain;
 mod metrics;
 mod multiarch;
+mod namespaces;
 pub mod policy;
 mod rules;
 mod store;
@@ -129,6 +130,8 @@ type SharedOutcome = Shared<BoxFuture<'static, Arc<ImageOutcome>>>;
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
+    /// The engines of namespaces with trust of their own (`namespaces`), by name.
+    namespaces: Arc<HashMap<String, Engine>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -161,6 +164,15 @@ struct Inner {
     fingerprint: String,
 }
 
+impl Answer {
+    fn into_outcome(self) -> ImageOutcome {
+        match self {
+            Answer::Outcome(o) => Arc::unwrap_or_clone(o),
+            Answer::Cached(c) => c.to_outcome(),
+        }
+    }
+}
+
 /// What answering one image produced: a fresh outcome, or a cached verdict.
 enum Answer {
     Outcome(Arc<ImageOutcome>),
@@ -179,9 +191,22 @@ impl Engine {
     /// The Gatekeeper item for `key` (`[namespace]image` or `image`), before `deadline`.
     async fn verify_key(&self, key: &str, deadline: Instant) -> Item {
         match ProviderKey::parse(key) {
-            Ok(k) => match self.answer(k.image, deadline).await {
-                Answer::Outcome(o) => o.to_item(key),
-                Answer::Cached(c) => c.to_item(key),
+            Ok(k) => match k
+                .namespace
+                .and_then(|n| self.namespaces.get(n).map(|e| (n, e)))
+            {
+                None => match self.answer(k.image, deadline).await {
+                    Answer::Outcome(o) => o.to_item(key),
+                    Answer::Cached(c) => c.to_item(key),
+                },
+                Some((name, ns_engine)) => {
+                    let (cluster, ns) = futures::join!(
+                        self.answer(k.image, deadline),
+                        ns_engine.answer(k.image, deadline)
+                    );
+                    namespaces::combine(cluster.into_outcome(), ns.into_outcome(), name)
+                        .to_item(key)
+                }
             },
             Err(e) => ImageOutcome::error(e.reason(), e.to_string(), None).to_item(key),
         }

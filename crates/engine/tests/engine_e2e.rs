@@ -1192,3 +1192,96 @@ async fn image_rules_allow_and_deny_by_name_and_narrow_the_verifiers() {
         .await[0];
     assert_eq!(item.value["isSuccess"], true, "{item:?}");
 }
+
+#[tokio::test]
+async fn a_namespace_adds_verifiers_and_requirements_and_never_relaxes_the_cluster() {
+    let f = Fixture::new().await;
+    let mut refs = Vec::new();
+    for (repo, sigs, sbom) in [
+        ("signed-only", vec!["pass"], false),
+        ("signed-sbom", vec!["pass"], true),
+        ("mixed", vec!["pass", "fail"], true),
+    ] {
+        let img = f
+            .registry
+            .push_sample_image(repo, "v1", repo)
+            .await
+            .unwrap();
+        for (i, verdict) in sigs.iter().enumerate() {
+            f.attach_unique(repo, &img, TYPE_SIG, verdict, &img.digest, &i.to_string())
+                .await;
+        }
+        if sbom {
+            f.attach(repo, &img, TYPE_SBOM, "pass", &img.digest).await;
+        }
+        refs.push(f.registry.reference(&format!("{repo}:v1")));
+    }
+    let config = format!(
+        "{}namespaces:\n  team-a:\n    verifiers:\n      - name: sbomcheck\n        type: test-annotation\n        artifactTypes: [{TYPE_SBOM}]\n    policy:\n      default: any\n      require: [signature, sbomcheck]\n",
+        sigcheck_yaml("delayMs: 0")
+    );
+    let engine = f.engine(&config, Arc::new(AtomicUsize::new(0)));
+    let keys: Vec<String> = [
+        refs[0].clone(),
+        format!("[team-a]{}", refs[0]),
+        format!("[team-b]{}", refs[0]),
+        format!("[team-a]{}", refs[1]),
+        refs[2].clone(),
+        format!("[team-a]{}", refs[2]),
+    ]
+    .to_vec();
+    let items = engine.verify_keys(&keys, deadline(5000)).await;
+    let got: Vec<(bool, Option<&str>)> = items
+        .iter()
+        .map(|i| {
+            (
+                i.value["isSuccess"].as_bool().unwrap(),
+                i.value["errorReason"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (true, None),                         // the cluster's rules only
+            (false, Some("ATTESTATION_MISSING")), // team-a requires an SBOM check too
+            (true, None),                         // team-b has no rules of its own
+            (true, None),                         // signed, with a passing SBOM
+            (false, Some("UNTRUSTED_SIGNER")),    // the cluster's default all: one bad signature
+            (false, Some("UNTRUSTED_SIGNER")),    // team-a's `any` does not relax that
+        ],
+        "{items:#?}"
+    );
+    assert!(
+        items[1].value["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("namespace team-a's rules are not met"),
+        "{:?}",
+        items[1]
+    );
+    // team-a's answer carries the cluster's report and its own SBOM report, each once
+    let names: Vec<&str> = items[3].value["verifierReports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verifierName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sigcheck", "sbomcheck"], "{:?}", items[3]);
+    assert!(
+        items[3].value["unverifiedReferrers"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{:?}",
+        items[3]
+    );
+    // without the namespace, the SBOM is a referrer nobody judged
+    let plain = engine
+        .verify_keys(std::slice::from_ref(&refs[1]), deadline(5000))
+        .await;
+    assert_eq!(
+        plain[0].value["unverifiedReferrers"][0]["artifactType"], TYPE_SBOM,
+        "{:?}",
+        plain[0]
+    );
+}
