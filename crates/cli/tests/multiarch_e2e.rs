@@ -92,7 +92,19 @@ fn config(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_children_platforms_and_either_through_verify_and_the_provider() {
-    let reg = Registry::start_ferro().await.expect("ferro starts");
+    // ferro: referrers API, plain HTTP; docker-registry: no referrers API, HTTPS with a
+    // private CA and basic auth (the signatures are cosign .sig tags on both)
+    let (ferro, dist) = tokio::join!(Registry::start_ferro(), Registry::start_distribution());
+    for reg in [
+        ferro.expect("ferro starts"),
+        dist.expect("docker-registry starts"),
+    ] {
+        judge_indexes_on(&reg).await;
+    }
+}
+
+async fn judge_indexes_on(reg: &Registry) {
+    let reg = reg;
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = cosign_generate_key_pair(&dir.path().join("k"));
 
@@ -116,7 +128,7 @@ async fn index_children_platforms_and_either_through_verify_and_the_provider() {
             .unwrap();
         for (d, signed) in [(&amd, signed_children[0]), (&arm, signed_children[1])] {
             if signed {
-                sign(&reg, &key, &reg.reference(&format!("{repo}@{}", d.digest))).await;
+                sign(reg, &key, &reg.reference(&format!("{repo}@{}", d.digest))).await;
             }
         }
         let index = push_index(
@@ -131,7 +143,7 @@ async fn index_children_platforms_and_either_through_verify_and_the_provider() {
         )
         .await;
         if sign_index {
-            sign(&reg, &key, &index).await;
+            sign(reg, &key, &index).await;
         }
         pinned.push(index);
     }
@@ -175,7 +187,7 @@ async fn index_children_platforms_and_either_through_verify_and_the_provider() {
         ),
     ];
     for (name, multi_arch, want) in &cases {
-        let cfg = config(dir.path(), name, &reg, &public, multi_arch.clone());
+        let cfg = config(dir.path(), name, reg, &public, multi_arch.clone());
         for (image, (ok, reason)) in pinned.iter().zip(want) {
             let (cli, exit) = support::signet_verify(SIGNET, &cfg, image);
             assert_eq!(
