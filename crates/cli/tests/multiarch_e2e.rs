@@ -349,3 +349,78 @@ async fn judge_indexes_on(reg: &Registry) {
     assert_eq!(items[1]["value"]["isSuccess"], false, "{}", items[1]);
     assert_eq!(items[0]["value"]["subject"], pinned[0].as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_signed_with_notation_passes_the_platform_it_serves() {
+    let reg = Registry::start_ferro().await.expect("ferro starts");
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = signet_testkit::vectors_dir().join("notation/01-oci-e2e-jws");
+    // The Notary Project's own e2e image and its JWS signature, as an index's amd64 child.
+    reg.push_oci_layout(
+        "notation-multi",
+        &vectors.join("layouts/e2e-valid-signature"),
+    )
+    .await
+    .unwrap();
+    let (media_type, bytes) = reg.get_manifest("notation-multi", "v1").await.unwrap();
+    let signed = Descriptor {
+        media_type,
+        digest: signet_types::Digest::sha256_of(&bytes),
+        size: bytes.len() as u64,
+        artifact_type: None,
+        annotations: Default::default(),
+        platform: None,
+    };
+    let unsigned = reg
+        .push_sample_image("notation-multi", "arm64", "unsigned-arm64")
+        .await
+        .unwrap();
+    let index = push_index(
+        &reg,
+        dir.path(),
+        "notation-multi",
+        &[("linux/amd64", &signed), ("linux/arm64", &unsigned)],
+    )
+    .await;
+    let cfg = |name: &str, multi_arch: Value| {
+        let cfg = json!({
+            "server": {"plainHTTP": true},
+            "registry": {"hosts": support::registry_hosts(&[&reg])},
+            "verifiers": [{"name": "notation", "type": "notation", "artifactTypes": ["application/vnd.cncf.notary.signature"],
+                "trustStores": {"ca": {"e2e": [vectors.join("truststore/e2e.crt")]}},
+                "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
+                    "signatureVerification": {"level": "strict"}, "trustStores": ["ca:e2e"], "trustedIdentities": ["*"]}]}}],
+            "policy": {"multiArch": multi_arch}
+        });
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, serde_yaml_ng::to_string(&cfg).unwrap()).unwrap();
+        path
+    };
+    let host = reg.host();
+    for (name, multi_arch, want) in [
+        ("default", json!([]), (false, Some("NO_SIGNATURE"))),
+        (
+            "amd64",
+            json!([{"match": format!("{host}/**"), "require": "children", "platforms": ["linux/amd64"]}]),
+            (true, None),
+        ),
+        (
+            "all",
+            json!([{"match": format!("{host}/**"), "require": "children"}]),
+            (false, Some("NO_SIGNATURE")),
+        ),
+    ] {
+        let (cli, _) = support::signet_verify(SIGNET, &cfg(name, multi_arch), &index);
+        assert_eq!(
+            (cli["isSuccess"].as_bool(), cli["errorReason"].as_str()),
+            (Some(want.0), want.1),
+            "{name}: {cli}"
+        );
+        if name == "amd64" {
+            assert_eq!(
+                cli["verifierReports"][0]["nestedResults"][0]["verifierType"], "notation",
+                "{cli}"
+            );
+        }
+    }
+}
