@@ -104,7 +104,6 @@ async fn index_children_platforms_and_either_through_verify_and_the_provider() {
 }
 
 async fn judge_indexes_on(reg: &Registry) {
-    let reg = reg;
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = cosign_generate_key_pair(&dir.path().join("k"));
 
@@ -132,7 +131,7 @@ async fn judge_indexes_on(reg: &Registry) {
             }
         }
         let index = push_index(
-            &reg,
+            reg,
             dir.path(),
             repo,
             &[
@@ -201,13 +200,7 @@ async fn judge_indexes_on(reg: &Registry) {
 
     // What the children rule reports: one report per required child, with its platform and
     // the child's own signature nested; the attestation manifest is not among them.
-    let cfg = config(
-        dir.path(),
-        "children",
-        &reg,
-        &public,
-        rule("children", None),
-    );
+    let cfg = config(dir.path(), "children", reg, &public, rule("children", None));
     let (cli, _) = support::signet_verify(SIGNET, &cfg, &pinned[0]);
     let invalid: Vec<String> = support::result_schema()
         .iter_errors(&cli)
@@ -251,7 +244,7 @@ async fn judge_indexes_on(reg: &Registry) {
     let cfg = config(
         dir.path(),
         "s390x",
-        &reg,
+        reg,
         &public,
         rule("children", Some(vec!["linux/s390x"])),
     );
@@ -265,7 +258,7 @@ async fn judge_indexes_on(reg: &Registry) {
     let cfg = config(
         dir.path(),
         "either",
-        &reg,
+        reg,
         &public,
         rule("index-or-children", None),
     );
@@ -279,13 +272,7 @@ async fn judge_indexes_on(reg: &Registry) {
     );
 
     // `signet explain` judges the index as the provider does.
-    let cfg = config(
-        dir.path(),
-        "children",
-        &reg,
-        &public,
-        rule("children", None),
-    );
+    let cfg = config(dir.path(), "children", reg, &public, rule("children", None));
     let out = Command::new(SIGNET)
         .args(["explain", "--config"])
         .arg(&cfg)
@@ -307,7 +294,7 @@ async fn judge_indexes_on(reg: &Registry) {
     let cfg = config(
         dir.path(),
         "children-serve",
-        &reg,
+        reg,
         &public,
         rule("children", None),
     );
