@@ -124,6 +124,17 @@ pub fn render(ex: &Explanation) -> String {
             let _ = writeln!(out, "    require: {}", ex.require.join(", "));
         }
     }
+    if let Some(ns) = &ex.namespace {
+        let _ = writeln!(
+            out,
+            "  namespace {}: the above is its own view (the cluster's verifiers and its own); the cluster's rules alone: {}",
+            ns.name,
+            if ns.cluster_passed { "pass" } else { "fail" }
+        );
+        if let Some(m) = &ns.cluster_message {
+            let _ = writeln!(out, "    {m}");
+        }
+    }
     let passed = ex.result["isSuccess"].as_bool() == Some(true) && ex.item_error.is_none();
     let _ = writeln!(
         out,

@@ -83,7 +83,7 @@ enum Command {
         /// Time budget (default: the configuration's server.requestDeadline).
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<Duration>,
-        /// The image.
+        /// The image, or a `[namespace]image` key (judged with the namespace's trust too).
         image: String,
     },
     /// Resolve images to references pinned by digest, one per line.

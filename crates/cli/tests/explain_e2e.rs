@@ -69,7 +69,9 @@ async fn explain_shows_discovery_checks_rule_and_policy() {
         "registry": {"hosts": support::registry_hosts(&[&reg])},
         "verifiers": [{"name": "cosign", "type": "cosign", "artifactTypes": [SIG],
             "trustPolicies": [{"name": "team", "scopes": ["*"], "keys": [{"file": public}], "tLogVerify": false}]}],
-        "policy": {"imageRules": [{"name": "system", "match": format!("{}/system/**", reg.host()), "action": "allow"}]}
+        "policy": {"imageRules": [{"name": "system", "match": format!("{}/system/**", reg.host()), "action": "allow"}]},
+        "namespaces": {"team-a": {"policy": {"imageRules": [
+            {"name": "no-signed", "match": format!("{}/signed", reg.host()), "action": "deny", "message": "team-a retired it"}]}}}
     });
     let path = dir.path().join("signet.yaml");
     std::fs::write(&path, serde_yaml_ng::to_string(&cfg).unwrap()).unwrap();
@@ -142,6 +144,22 @@ async fn explain_shows_discovery_checks_rule_and_policy() {
     assert!(text.contains("→ allow"), "{text}");
     assert!(!text.contains("discovery:"), "{text}");
     assert!(text.contains("✔ system (static)"), "{text}");
+
+    // a namespaced key: the namespace's view, the cluster's verdict beside it, the combined one
+    let (text, code) = explain(&path, &format!("[team-a]{}", refs[0]), false);
+    assert_eq!(code, Some(1), "{text}");
+    for needle in [
+        "image rule: \"no-signed\"",
+        "namespace team-a: the above is its own view",
+        "the cluster's rules alone: pass",
+        "verdict: FAIL POLICY_NOT_SATISFIED",
+        "namespace team-a's rules are not met",
+        "team-a retired it",
+    ] {
+        assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+    let (text, code) = explain(&path, &format!("[team-b]{}", refs[0]), false);
+    assert_eq!(code, Some(0), "team-b has no rules of its own: {text}");
 
     // a broken reference is explained, not a crash
     let (text, code) = explain(&path, "UPPER/Case:v1", false);

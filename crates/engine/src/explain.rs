@@ -28,11 +28,28 @@ pub struct Explanation {
     pub policy: Vec<GroupDecision>,
     /// What the image must have a passing report of (`policy.require`, resolved).
     pub require: Vec<String>,
+    /// For a `[namespace]image` key of a namespace with trust of its own: the cluster's side
+    /// (the rest of the explanation is the namespace's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<NamespaceView>,
     /// The item-level error the provider would answer, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_error: Option<String>,
     /// The verdict, as the provider would answer it.
     pub result: serde_json::Value,
+}
+
+/// The cluster's verdict beside a namespace's.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceView {
+    /// The namespace.
+    pub name: String,
+    /// Whether the cluster's rules alone pass.
+    pub cluster_passed: bool,
+    /// The cluster's message when they do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_message: Option<String>,
 }
 
 /// The manifest a reference resolved to.

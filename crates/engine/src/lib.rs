@@ -385,7 +385,42 @@ impl Engine {
 
     /// Verifies `image` afresh for `signet explain`: no cache is read or written, and discovery
     /// is recorded level by level, with the image rule and the policy's groups.
-    pub async fn explain(&self, image: &str, deadline: Instant) -> explain::Explanation {
+    pub async fn explain(&self, key: &str, deadline: Instant) -> explain::Explanation {
+        // `[team-a]image`: the namespace's engine shows its verification (the cluster's
+        // verifiers and its own); the verdict is the one the provider answers, both combined.
+        if let Ok(k) = ProviderKey::parse(key) {
+            if let Some((name, ns_engine)) = k
+                .namespace
+                .and_then(|n| self.namespaces.get(n).map(|e| (n, e)))
+            {
+                let (cluster, mut ex) = futures::join!(
+                    self.explain_image(k.image, deadline),
+                    ns_engine.explain_image(k.image, deadline)
+                );
+                let outcome = |e: &explain::Explanation| ImageOutcome {
+                    result: serde_json::from_value(e.result.clone())
+                        .unwrap_or_else(|_| new_result()),
+                    item_error: e.item_error.clone(),
+                };
+                let combined = namespaces::combine(outcome(&cluster), outcome(&ex), name);
+                ex.namespace = Some(explain::NamespaceView {
+                    name: name.to_string(),
+                    cluster_passed: cluster.item_error.is_none()
+                        && cluster.result["isSuccess"].as_bool() == Some(true),
+                    cluster_message: cluster.result["message"].as_str().map(str::to_string),
+                });
+                ex.image = key.to_string();
+                ex.item_error = combined.item_error.clone();
+                ex.result = serde_json::to_value(&combined.result).unwrap_or_default();
+                return ex;
+            }
+        }
+        let image = ProviderKey::parse(key).map_or(key, |k| k.image);
+        self.explain_image(image, deadline).await
+    }
+
+    /// [`Engine::explain`] of one image by this engine alone.
+    async fn explain_image(&self, image: &str, deadline: Instant) -> explain::Explanation {
         let inner = &self.inner;
         let mut ex = explain::Explanation {
             image: image.to_string(),
@@ -394,6 +429,7 @@ impl Engine {
             discovery: Vec::new(),
             policy: Vec::new(),
             require: inner.policy.require.clone().unwrap_or_default(),
+            namespace: None,
             item_error: None,
             result: serde_json::Value::Null,
         };
