@@ -339,7 +339,16 @@ async fn judge_indexes_on(reg: &Registry) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_signed_with_notation_passes_the_platform_it_serves() {
-    let reg = Registry::start_ferro().await.expect("ferro starts");
+    let (ferro, dist) = tokio::join!(Registry::start_ferro(), Registry::start_distribution());
+    for reg in [
+        ferro.expect("ferro starts"),
+        dist.expect("docker-registry starts"),
+    ] {
+        notation_child_on(&reg).await;
+    }
+}
+
+async fn notation_child_on(reg: &Registry) {
     let dir = tempfile::tempdir().unwrap();
     let vectors = signet_testkit::vectors_dir().join("notation/01-oci-e2e-jws");
     // The Notary Project's own e2e image and its JWS signature, as an index's amd64 child.
@@ -363,7 +372,7 @@ async fn a_child_signed_with_notation_passes_the_platform_it_serves() {
         .await
         .unwrap();
     let index = push_index(
-        &reg,
+        reg,
         dir.path(),
         "notation-multi",
         &[("linux/amd64", &signed), ("linux/arm64", &unsigned)],
@@ -372,7 +381,7 @@ async fn a_child_signed_with_notation_passes_the_platform_it_serves() {
     let cfg = |name: &str, multi_arch: Value| {
         let cfg = json!({
             "server": {"plainHTTP": true},
-            "registry": {"hosts": support::registry_hosts(&[&reg])},
+            "registry": {"hosts": support::registry_hosts(&[reg])},
             "verifiers": [{"name": "notation", "type": "notation", "artifactTypes": ["application/vnd.cncf.notary.signature"],
                 "trustStores": {"ca": {"e2e": [vectors.join("truststore/e2e.crt")]}},
                 "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
