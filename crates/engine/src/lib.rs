@@ -221,12 +221,13 @@ impl Engine {
                 return Answer::Outcome(Arc::new(o));
             }
         };
-        // Static rules decide by name alone: no cache, no registry.
-        if let Some(rule) = self
-            .inner
-            .policy
-            .image_rule_for(&reference.repository_path())
-        {
+        // Static rules decide by name alone: no cache, no registry. (The name is only built
+        // when there are rules: this is the warm path.)
+        let policy = &self.inner.policy;
+        let rule = (!policy.image_rules.is_empty())
+            .then(|| policy.image_rule_for(&reference.repository_path()))
+            .flatten();
+        if let Some(rule) = rule {
             if let Some(o) = rules::static_outcome(rule, &reference) {
                 self.inner.metrics.verdict(o.result.error_reason);
                 return Answer::Outcome(Arc::new(o));
