@@ -142,18 +142,7 @@ notation.trustPolicyDocument (notation's trustpolicy.json) as YAML, given as an 
 text (--set-file); empty when not given. It replaces notation.trustPolicies.
 */}}
 {{- define "signet.notationPolicyDocument" -}}
-{{- $doc := .Values.notation.trustPolicyDocument -}}
-{{- if kindIs "string" $doc -}}
-{{- if $doc -}}
-{{- $parsed := fromYaml $doc -}}
-{{- if or (hasKey $parsed "Error") (not (hasKey $parsed "trustPolicies")) -}}
-{{- fail (printf "notation.trustPolicyDocument is not a notation trust policy document (JSON or YAML with version and trustPolicies): %s" (get $parsed "Error" | default "no trustPolicies")) -}}
-{{- end -}}
-{{- $doc = $parsed -}}
-{{- else -}}
-{{- $doc = dict -}}
-{{- end -}}
-{{- end -}}
+{{- $doc := include "signet.policyDocument" (dict "doc" .Values.notation.trustPolicyDocument "at" "notation.trustPolicyDocument") | fromYaml -}}
 {{- if and $doc .Values.notation.trustPolicies -}}
 {{- fail "give notation.trustPolicies (Ratify's form) or notation.trustPolicyDocument (notation's trustpolicy.json), not both" -}}
 {{- end -}}
@@ -311,29 +300,56 @@ accepts (edited by hand) is replaced. */}}
 {{- end -}}
 
 {{/*
+A rule's `match` (image rules, multiArch rules), checked for what Helm can tell: no tag or
+digest (a rule is about a name), only the wildcards Signet knows. `at` is the rule's path.
+*/}}
+{{- define "signet.checkMatch" -}}
+{{- $at := .at -}}
+{{- $m := .match -}}
+{{- if or (contains "@" $m) (and (contains "/" $m) (contains ":" (last (splitList "/" $m)))) }}
+{{- fail (printf "%s.match %s names a tag or digest: a rule is about an image name (registry/repository) and so every tag and digest of it; write %s" $at (toJson $m) (toJson (regexReplaceAll "(@.*|:[^/]*)$" $m ""))) }}
+{{- end }}
+{{- if or (regexMatch "[\\s?\\[\\]{}]" $m) (contains "***" $m) }}
+{{- fail (printf "%s.match %s: patterns know only * (within a path component) and ** (across components)" $at (toJson $m)) }}
+{{- end }}
+{{- end -}}
+
+{{/*
 policy.imageRules as Signet's configuration lists them, checked first for what Helm can tell at
 install time, so that a mistake fails `helm install` with what to write instead of leaving a pod
 that refuses its configuration: verifiers naming only the verifiers these values configure
 (the chart names each after its type), verifiers only with verify and message only with deny,
-unique names (a rule without one is written with Signet's default, imageRules[N]), and no tag
-or digest in a pattern. Signet's own checks (ambiguous rules, patterns no normalized name
-matches) still run at start and in `signet config check`.
+unique names (a rule without one is written with Signet's default, imageRules[N]), no tag
+or digest in a pattern, and no pattern twice. Signet's own checks (ambiguous rules, patterns no
+normalized name matches) still run at start and in `signet config check`.
+Arguments: rules, verifiers (the names rules may use), and for a namespace's rules path
+(namespaces.NAME.policy.imageRules), namespace (its name: allow is refused there) and
+clusterRules (policy.imageRules, which Signet applies in the namespace too).
 */}}
 {{- define "signet.imageRules" -}}
+{{- $path := .path | default "policy.imageRules" -}}
 {{- $seen := dict -}}
+{{- $patterns := dict -}}
 {{- range $i, $r := .rules }}
-{{- $at := printf "policy.imageRules[%d]" $i }}
+{{- $at := printf "%s[%d]" $path $i }}
 {{- $name := $r.name | default (printf "imageRules[%d]" $i) }}
 {{- if hasKey $seen $name }}
 {{- fail (printf "%s.name %s is used by another rule: rule names must be unique" $at (toJson $name)) }}
 {{- end }}
 {{- $_ := set $seen $name true }}
 {{- $m := $r.match }}
-{{- if or (contains "@" $m) (and (contains "/" $m) (contains ":" (last (splitList "/" $m)))) }}
-{{- fail (printf "%s.match %s names a tag or digest: a rule is about an image name (registry/repository) and so every tag and digest of it; write %s" $at (toJson $m) (toJson (regexReplaceAll "(@.*|:[^/]*)$" $m ""))) }}
+{{- include "signet.checkMatch" (dict "at" $at "match" $m) }}
+{{- with get $patterns $m }}
+{{- fail (printf "%s.match %s is the pattern of %s too: Signet cannot choose between two rules for the same images; merge them into one" $at (toJson $m) .) }}
 {{- end }}
-{{- if or (regexMatch "[\\s?\\[\\]{}]" $m) (contains "***" $m) }}
-{{- fail (printf "%s.match %s: patterns know only * (within a path component) and ** (across components)" $at (toJson $m)) }}
+{{- $_ := set $patterns $m $at }}
+{{- range $j, $c := $.clusterRules }}
+{{- if eq $c.match $m }}
+{{- fail (printf "%s.match %s is the pattern of the cluster's policy.imageRules[%d] too: Signet applies the cluster's rules in the namespace as well, and refuses two equally specific rules for the same images; make this one more specific, or change the cluster's" $at (toJson $m) $j) }}
+{{- end }}
+{{- end }}
+{{- if and $.namespace (eq $r.action "allow") }}
+{{- fail (printf "%s has action allow: a namespace can only add requirements to the cluster's, and an allow rule would admit its images without the cluster's verification (Signet refuses it); use deny or verify here, or put the allow rule in policy.imageRules, the cluster's" $at) }}
 {{- end }}
 {{- if eq $r.action "verify" }}
 {{- if not $r.verifiers }}
@@ -341,6 +357,9 @@ matches) still run at start and in `signet config check`.
 {{- end }}
 {{- range $j, $v := $r.verifiers }}
 {{- if not (has $v $.verifiers) }}
+{{- if $.namespace }}
+{{- fail (printf "%s.verifiers[%d] %s is not a verifier of this chart for namespace %s: the chart names its verifiers after their type (a namespace's own <type>-<namespace>), and these values configure %s" $at $j (toJson $v) $.namespace (join ", " $.verifiers)) }}
+{{- end }}
 {{- fail (printf "%s.verifiers[%d] %s is not a verifier of this chart: the chart names its verifiers after their type, and these values configure %s" $at $j (toJson $v) (join ", " $.verifiers)) }}
 {{- end }}
 {{- end }}
@@ -360,6 +379,481 @@ matches) still run at start and in `signet config check`.
   message: {{ toJson . }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+policy.multiArch as Signet's configuration lists it, checked as image rules are (unique names,
+Signet's default multiArch[N] for a rule without one; no tag or digest; no pattern twice), and
+platforms only where children are verified. Arguments: rules, path.
+*/}}
+{{- define "signet.multiArch" -}}
+{{- $path := .path | default "policy.multiArch" -}}
+{{- $seen := dict -}}
+{{- $patterns := dict -}}
+{{- range $i, $r := .rules }}
+{{- $at := printf "%s[%d]" $path $i }}
+{{- $name := $r.name | default (printf "multiArch[%d]" $i) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "%s.name %s is used by another rule: rule names must be unique" $at (toJson $name)) }}
+{{- end }}
+{{- $_ := set $seen $name true }}
+{{- include "signet.checkMatch" (dict "at" $at "match" $r.match) }}
+{{- with get $patterns $r.match }}
+{{- fail (printf "%s.match %s is the pattern of %s too: Signet cannot choose between two rules for the same images; merge them into one" $at (toJson $r.match) .) }}
+{{- end }}
+{{- $_ := set $patterns $r.match $at }}
+{{- if and (eq $r.require "index") (hasKey $r "platforms") }}
+{{- fail (printf "%s.platforms is only used when children are verified: with require index the index's own signature decides; require children (every listed platform must be in the index and pass) or index-or-children" $at) }}
+{{- end }}
+- name: {{ toJson $name }}
+  match: {{ toJson $r.match }}
+  require: {{ $r.require }}
+  {{- with $r.platforms }}
+  platforms: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A notation trust policy document (notation's trustpolicy.json) as YAML, given as an object or
+as text (--set-file); empty when not given. `at` is the value's path, for the message.
+*/}}
+{{- define "signet.policyDocument" -}}
+{{- $doc := .doc -}}
+{{- if kindIs "string" $doc -}}
+{{- if $doc -}}
+{{- $parsed := fromYaml $doc -}}
+{{- if or (hasKey $parsed "Error") (not (hasKey $parsed "trustPolicies")) -}}
+{{- fail (printf "%s is not a notation trust policy document (JSON or YAML with version and trustPolicies): %s" .at (get $parsed "Error" | default "no trustPolicies")) -}}
+{{- end -}}
+{{- $doc = $parsed -}}
+{{- else -}}
+{{- $doc = dict -}}
+{{- end -}}
+{{- end -}}
+{{- with $doc -}}{{- toYaml . -}}{{- end -}}
+{{- end -}}
+
+{{/*
+The trust material of namespaces' own verifiers, kept in the trust Secret beside the cluster's:
+YAML {items: [{key, path, data}]}, `key` in the Secret (ns.NAME.…: a namespace name has no dot,
+so keys of two namespaces never meet), `path` under /etc/signet/trust, `data` base64 (a PEM would
+lose its last newline on the way through YAML).
+*/}}
+{{- define "signet.namespaceTrust" -}}
+{{- $items := list -}}
+{{- range $ns, $n := .Values.namespaces -}}
+{{- $v := ($n | default dict).verifiers | default dict -}}
+{{- with $v.notation -}}
+{{- range $type, $named := .trustStores -}}
+{{- range $name, $pem := $named -}}
+{{- $items = append $items (dict "key" (printf "ns.%s.notation-%s-%s.crt" $ns $type $name) "path" (printf "namespaces/%s/notation/%s-%s.crt" $ns $type $name) "data" ($pem | b64enc)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- with $v.cosign -}}
+{{- range $i, $k := .keys -}}
+{{- $items = append $items (dict "key" (printf "ns.%s.cosign-key-%d.pub" $ns $i) "path" (printf "namespaces/%s/cosign/key-%d.pub" $ns $i) "data" ($k | b64enc)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "items" $items) -}}
+{{- end -}}
+
+{{/*
+One namespace's section of Signet's `namespaces`: its own verifiers, named <type>-<namespace>
+(trust material in the trust Secret, at namespaces/NAME/ under /etc/signet/trust), and its policy.
+The policy starts from the chart's (default all, any for the signature types, the cluster's
+multiArch rules) so that a namespace only adds: without its own `require`, the image needs a
+signature and a passing report of each of the namespace's verifiers (vex aside), which is what
+adding a verifier to a namespace means. Arguments: root, ns, n (the values), cluster (the
+cluster's verifier names).
+*/}}
+{{- define "signet.namespace" -}}
+{{- $root := .root -}}
+{{- $ns := .ns -}}
+{{- $n := .n | default dict -}}
+{{- $cluster := .cluster -}}
+{{- $at := printf "namespaces.%s" $ns -}}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" $ns) -}}
+{{- fail (printf "%s: %s is not a namespace name (lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit)" $at (toJson $ns)) -}}
+{{- end -}}
+{{- $v := $n.verifiers | default dict -}}
+{{- $p := $n.policy | default dict -}}
+{{- $trust := printf "/etc/signet/trust/namespaces/%s" $ns -}}
+{{- $own := list -}}
+{{- $required := list -}}
+{{- $cosigns := list -}}
+{{- if has "cosign" $cluster -}}{{- $cosigns = append $cosigns "cosign" -}}{{- end -}}
+{{- $nsCosign := "" -}}
+{{- if hasKey $v "cosign" -}}
+{{- $nsCosign = printf "cosign-%s" $ns -}}
+{{- $cosigns = append $cosigns $nsCosign -}}
+{{- end -}}
+{{- $attCosign := $nsCosign | default (ternary "cosign" "" (has "cosign" $cluster)) -}}
+{{- /* The cosign verifier each attestation verifier uses: its `cosign`, else the namespace's own, else the cluster's. */ -}}
+{{- $use := dict -}}
+{{- range $type := list "sbom" "vulnerabilityreport" "provenance" -}}
+{{- if hasKey $v $type -}}
+{{- $a := get $v $type | default dict -}}
+{{- $c := $a.cosign | default $attCosign -}}
+{{- if and $a.cosign (not (has $a.cosign $cosigns)) -}}
+{{- fail (printf "%s.verifiers.%s.cosign %s is not a cosign verifier of these values: give %s" $at $type (toJson $a.cosign) (join " or " ($cosigns | default (list "cosignKeys or cosign.keyless first")))) -}}
+{{- end -}}
+{{- if and (eq $type "provenance") (not $c) -}}
+{{- fail (printf "%s.verifiers.provenance needs a cosign verifier: provenance attestations are DSSE statements checked with its trust (give %s.verifiers.cosign, or cosignKeys / cosign.keyless for the cluster)" $at $at) -}}
+{{- end -}}
+{{- $_ := set $use $type $c -}}
+{{- end -}}
+{{- end -}}
+{{- range $type := list "notation" "cosign" "sbom" "vulnerabilityreport" -}}
+{{- if hasKey $v $type -}}
+{{- $own = append $own (printf "%s-%s" $type $ns) -}}
+{{- $required = append $required (printf "%s-%s" $type $ns) -}}
+{{- end -}}
+{{- end -}}
+{{- $vexCosign := get $use "vulnerabilityreport" | default "" -}}
+{{- $vex := and $vexCosign (or (ne $vexCosign "cosign") (not (has "vex" $cluster))) -}}
+{{- if $vex -}}{{- $own = append $own (printf "vex-%s" $ns) -}}{{- end -}}
+{{- if hasKey $v "provenance" -}}
+{{- $own = append $own (printf "provenance-%s" $ns) -}}
+{{- $required = append $required (printf "provenance-%s" $ns) -}}
+{{- end -}}
+{{ toJson $ns }}:
+  {{- if $own }}
+  verifiers:
+    {{- with $v.notation }}
+    {{- $stores := .trustStores | default dict }}
+    {{- $count := 0 }}
+    {{- range $type, $named := $stores }}{{ $count = add $count (len $named) }}{{ end }}
+    {{- if not $count }}
+    {{- fail (printf "%s.verifiers.notation.trustStores holds no certificate: give one, e.g. --set-file %s.verifiers.notation.trustStores.ca.acme=acme-root.pem" $at $at) }}
+    {{- end }}
+    {{- $doc := include "signet.policyDocument" (dict "doc" .trustPolicyDocument "at" (printf "%s.verifiers.notation.trustPolicyDocument" $at)) | fromYaml }}
+    {{- if not $doc }}
+    {{- fail (printf "%s.verifiers.notation.trustPolicyDocument is empty: give notation's trust policy document (--set-file %s.verifiers.notation.trustPolicyDocument=trustpolicy.json), naming the stores as type:name" $at $at) }}
+    {{- end }}
+    - name: notation-{{ $ns }}
+      type: notation
+      artifactTypes: [application/vnd.cncf.notary.signature]
+      trustStores:
+        {{- range $type, $named := $stores }}
+        {{- if $named }}
+        {{ $type }}:
+          {{- range $name, $_ := $named }}
+          {{ toJson $name }}: [{{ printf "%s/notation/%s-%s.crt" $trust $type $name }}]
+          {{- end }}
+        {{- end }}
+        {{- end }}
+      trustPolicyDoc:
+        {{- toYaml $doc | nindent 8 }}
+    {{- end }}
+    {{- if $nsCosign }}
+    {{- $c := $v.cosign | default dict }}
+    {{- $k := $c.keyless | default dict }}
+    {{- $keyless := or $k.certificateIdentity $k.certificateIdentityRegExp }}
+    {{- $tlog := ternary true $c.tLogVerify (not (hasKey $c "tLogVerify")) }}
+    {{- if and $c.keys $k }}
+    {{- fail (printf "%s.verifiers.cosign: give keys or keyless, not both: both would claim the same scopes (Signet picks one trust policy per repository)" $at) }}
+    {{- end }}
+    {{- if and $k (not $keyless) }}
+    {{- fail (printf "%s.verifiers.cosign.keyless needs certificateIdentity or certificateIdentityRegExp: the signer's identity (the certificate's SAN)" $at) }}
+    {{- end }}
+    {{- if not (or $c.keys $keyless) }}
+    {{- fail (printf "%s.verifiers.cosign needs keys (--set-file %s.verifiers.cosign.keys[0]=cosign.pub) or keyless (certificateIdentity and certificateOIDCIssuer)" $at $at) }}
+    {{- end }}
+    {{- if and (or $tlog $keyless) (not $root.Values.cosign.trustedRoot) }}
+    {{- fail (printf "%s.verifiers.cosign: tLogVerify and keyless verification need a Sigstore trusted root, and a namespace's cosign verifier uses the cluster's: --set-file cosign.trustedRoot=trusted_root.json (Signet verifies offline), or set %s.verifiers.cosign.tLogVerify=false for keys signed without the transparency log" $at $at) }}
+    {{- end }}
+    - name: {{ $nsCosign }}
+      type: cosign
+      artifactTypes:
+        - application/vnd.dev.cosign.artifact.sig.v1+json
+        - application/vnd.dev.sigstore.bundle.v0.3+json
+      {{- if $root.Values.cosign.trustedRoot }}
+      trustedRootFile: /etc/signet/trust/cosign/trusted_root.json
+      {{- end }}
+      trustPolicies:
+        {{- if $c.keys }}
+        - name: keys
+          scopes: {{ toJson ($c.scopes | default (list "*")) }}
+          keys:
+          {{- range $i, $_ := $c.keys }}
+            - file: {{ $trust }}/cosign/key-{{ $i }}.pub
+          {{- end }}
+          tLogVerify: {{ $tlog }}
+        {{- else }}
+        - name: keyless
+          scopes: {{ toJson ($c.scopes | default (list "*")) }}
+          keyless:
+            {{- if $k.certificateIdentity }}
+            certificateIdentity: {{ $k.certificateIdentity | quote }}
+            {{- else }}
+            certificateIdentityRegExp: {{ $k.certificateIdentityRegExp | quote }}
+            {{- end }}
+            {{- if $k.certificateOIDCIssuer }}
+            certificateOIDCIssuer: {{ $k.certificateOIDCIssuer | quote }}
+            {{- else }}
+            certificateOIDCIssuerRegExp: {{ $k.certificateOIDCIssuerRegExp | default ".*" | quote }}
+            {{- end }}
+          tLogVerify: {{ $tlog }}
+          ctLogVerify: {{ ternary true $k.ctLogVerify (not (hasKey $k "ctLogVerify")) }}
+        {{- end }}
+    {{- end }}
+    {{- if hasKey $v "sbom" }}
+    {{- $s := $v.sbom | default dict }}
+    - name: sbom-{{ $ns }}
+      type: sbom
+      {{- with get $use "sbom" }}
+      cosign: {{ . }}
+      {{- else }}
+      artifactTypes: [application/spdx+json, application/vnd.cyclonedx+json]
+      {{- end }}
+      signatureRequired: {{ ternary true $s.notaryProjectSignatureRequired (not (hasKey $s "notaryProjectSignatureRequired")) }}
+      {{- with $s.disallowedLicenses }}
+      disallowedLicenses: {{ toJson . }}
+      {{- end }}
+      {{- with $s.disallowedPackages }}
+      disallowedPackages: {{ toJson . }}
+      {{- end }}
+    {{- end }}
+    {{- if hasKey $v "vulnerabilityreport" }}
+    {{- $r := $v.vulnerabilityreport | default dict }}
+    - name: vulnerabilityreport-{{ $ns }}
+      type: vulnerabilityreport
+      {{- with get $use "vulnerabilityreport" }}
+      cosign: {{ . }}
+      {{- else }}
+      artifactTypes: [application/sarif+json, application/vnd.aquasec.trivy.report+json]
+      {{- end }}
+      signatureRequired: {{ ternary true $r.notaryProjectSignatureRequired (not (hasKey $r "notaryProjectSignatureRequired")) }}
+      {{- with $r.maximumAge }}
+      maximumAge: {{ . | quote }}
+      {{- end }}
+      {{- with $r.createdAnnotationName }}
+      createdAnnotationName: {{ . | quote }}
+      {{- end }}
+      {{- with $r.disallowedSeverities }}
+      disallowedSeverities: {{ toJson . }}
+      {{- end }}
+      {{- with $r.denylistCVEs }}
+      denylistCVEs: {{ toJson . }}
+      {{- end }}
+    {{- if $vex }}
+    - name: vex-{{ $ns }}
+      type: vex
+      cosign: {{ $vexCosign }}
+    {{- end }}
+    {{- end }}
+    {{- if hasKey $v "provenance" }}
+    - name: provenance-{{ $ns }}
+      type: provenance
+      cosign: {{ get $use "provenance" }}
+      {{- range $key, $val := omit ($v.provenance | default dict) "cosign" }}
+      {{- if $val }}
+      {{ $key }}: {{ $val | quote }}
+      {{- end }}
+      {{- end }}
+    {{- end }}
+  {{- end }}
+  policy:
+    {{- if hasKey $p "require" }}
+    require: {{ toJson $p.require }}
+    {{- else if $required }}
+    require: {{ toJson (prepend $required "signature") }}
+    {{- end }}
+    default: {{ $p.default | default "all" }}
+    artifactTypes:
+      {{- $types := dict "application/vnd.cncf.notary.signature" "any" "application/vnd.dev.cosign.artifact.sig.v1+json" "any" "application/vnd.dev.sigstore.bundle.v0.3+json" "any" }}
+      {{- range $t, $rule := $p.artifactTypes }}{{ $_ := set $types $t $rule }}{{ end }}
+      {{- range $t, $rule := $types }}
+      {{ toJson $t }}: {{ $rule }}
+      {{- end }}
+    {{- with $p.predicateTypes }}
+    predicateTypes:
+      {{- range $t, $rule := . }}
+      {{ toJson $t }}: {{ $rule }}
+      {{- end }}
+    {{- end }}
+    {{- with $p.imageRules }}
+    imageRules:
+      {{- include "signet.imageRules" (dict "rules" . "verifiers" (concat $cluster $own) "path" (printf "%s.policy.imageRules" $at) "namespace" $ns "clusterRules" $root.Values.policy.imageRules) | trim | nindent 6 }}
+    {{- end }}
+    {{- with (hasKey $p "multiArch" | ternary $p.multiArch $root.Values.policy.multiArch) }}
+    multiArch:
+      {{- include "signet.multiArch" (dict "rules" . "path" (printf "%s.policy.multiArch" $at)) | trim | nindent 6 }}
+    {{- end }}
+{{- end -}}
+
+{{/*
+alerts.sinks as Signet's alerts.sinks, checked for what Helm can tell. Nothing secret is written
+into the ConfigMap: a URL that holds a secret (user information, a query, Slack-compatible and
+other webhook URLs whose path is the secret) must come from a Secret (urlSecret, mounted as
+urlFile), and header values only come from Secrets (headerSecrets, mounted as headerFiles). Each
+sink's files are under /etc/signet/alerts/NAME/ (see signet.alertSources). No message repeats a
+URL.
+*/}}
+{{- define "signet.alerts" -}}
+{{- $seen := dict -}}
+{{- range $i, $s := .Values.alerts.sinks }}
+{{- $at := printf "alerts.sinks[%d]" $i }}
+{{- if hasKey $seen $s.name }}
+{{- fail (printf "%s.name %s is used by another sink: sink names must be unique (they are the metrics' sink label)" $at (toJson $s.name)) }}
+{{- end }}
+{{- $_ := set $seen $s.name true }}
+{{- $dir := printf "/etc/signet/alerts/%s" $s.name }}
+{{- $format := $s.format | default "json" }}
+{{- if and $s.url $s.urlSecret }}
+{{- fail (printf "%s: give url or urlSecret (a Secret holding the URL), not both" $at) }}
+{{- end }}
+{{- if not (or $s.url $s.urlSecret) }}
+{{- fail (printf "%s needs url (https://host/path), or urlSecret naming a Secret that holds the URL: --set %s.urlSecret.name=alert-webhook (key url)" $at $at) }}
+{{- end }}
+{{- with $s.url }}
+{{- if not (regexMatch "^https?://" .) }}
+{{- fail (printf "%s.url is not an http(s) URL (expected https://host/path, or http:// with plainHTTP: true)" $at) }}
+{{- end }}
+{{- if regexMatch "[\\s\\x00-\\x1f\\x7f]" . }}
+{{- fail (printf "%s.url contains white space or control characters (percent-encode them)" $at) }}
+{{- end }}
+{{- if contains "@" . }}
+{{- fail (printf "%s.url contains an @ (user information): the URL is in the ConfigMap, and credentials never go there; give them as a header in headerSecrets (e.g. Authorization), or the whole URL in urlSecret (percent-encode an @ in the path as %%40)" $at) }}
+{{- end }}
+{{- if contains "?" . }}
+{{- fail (printf "%s.url has a query string, where webhooks often carry a token, and the URL is in the ConfigMap: give the URL in urlSecret (a Secret holding it)" $at) }}
+{{- end }}
+{{- if contains "#" . }}
+{{- fail (printf "%s.url has a #fragment, which is never sent to the receiver; remove it" $at) }}
+{{- end }}
+{{- $host := regexReplaceAll "^https?://([^/:]*).*$" . "${1}" | lower }}
+{{- if not $host }}
+{{- fail (printf "%s.url names no host (expected https://host/path)" $at) }}
+{{- end }}
+{{- if or (eq $host "hooks.slack.com") (hasSuffix ".webhook.office.com" $host) (regexMatch "^https://([a-z]+\\.)?discord(app)?\\.com/api/webhooks/" (lower .)) }}
+{{- fail (printf "%s.url is a Slack, Microsoft Teams or Discord webhook URL, which is a secret itself (whoever has it can post) and would be in the ConfigMap: give it in urlSecret (a Secret holding it)" $at) }}
+{{- end }}
+{{- if eq $format "slack" }}
+{{- fail (printf "%s.url: a Slack-compatible incoming webhook URL (Slack, Mattermost, Rocket.Chat) holds its secret in the path, and the URL is in the ConfigMap: give it in urlSecret (a Secret holding it)" $at) }}
+{{- end }}
+{{- if and (hasPrefix "http://" .) (not $s.plainHTTP) }}
+{{- fail (printf "%s.url is plain HTTP (http://%s): events would travel unencrypted; use https://, or set %s.plainHTTP=true (inside the cluster network only)" $at $host $at) }}
+{{- end }}
+{{- if and (hasPrefix "https://" .) $s.plainHTTP }}
+{{- fail (printf "%s.plainHTTP is true but the url is https:// (choose one)" $at) }}
+{{- end }}
+{{- end }}
+{{- if and $s.caCert $s.caSecret }}
+{{- fail (printf "%s: give caCert (the CA's PEM) or caSecret (a Secret holding it), not both" $at) }}
+{{- end }}
+{{- if and $s.plainHTTP (or $s.caCert $s.caSecret) }}
+{{- fail (printf "%s: caCert or caSecret is given but the sink is plainHTTP: a CA is only used for https" $at) }}
+{{- end }}
+{{- if $s.headers }}
+{{- fail (printf "%s.headers: header values may be secrets (tokens, keys), and the ConfigMap is no place for them: give each header in headerSecrets, a Secret and key mounted as a file, e.g. --set %s.headerSecrets.Authorization.name=siem-token --set %s.headerSecrets.Authorization.key=token" $at $at $at) }}
+{{- end }}
+{{- $headers := dict }}
+{{- range $h, $_ := $s.headerSecrets }}
+{{- if not (regexMatch "^[A-Za-z0-9_-]+$" $h) }}
+{{- fail (printf "%s.headerSecrets: %s is not a header name this chart takes (letters, digits, - and _)" $at (toJson $h)) }}
+{{- end }}
+{{- if has (lower $h) (list "content-type" "content-length" "host" "transfer-encoding" "connection") }}
+{{- fail (printf "%s.headerSecrets.%s is set by Signet (the format decides the content type)" $at $h) }}
+{{- end }}
+{{- with get $headers (lower $h) }}
+{{- fail (printf "%s.headerSecrets names %s and %s: header names are case-insensitive, give one" $at . $h) }}
+{{- end }}
+{{- $_ := set $headers (lower $h) $h }}
+{{- end }}
+{{- if and $s.source (ne $format "cloudevents") }}
+{{- fail (printf "%s.source is only used with format cloudevents (this sink's format is %s)" $at $format) }}
+{{- end }}
+{{- with $s.template }}
+{{- if ne $format "slack" }}
+{{- fail (printf "%s.template is only used with format slack (this sink's format is %s)" $at $format) }}
+{{- end }}
+{{- $t := regexReplaceAll "\\{\\{|\\}\\}" . "" }}
+{{- $known := list "event" "image" "digest" "subject" "namespace" "reason" "message" "traceId" "key" "time" }}
+{{- range regexFindAll "\\{[^{}]*\\}" $t -1 }}
+{{- if not (has (trimPrefix "{" (trimSuffix "}" .)) $known) }}
+{{- fail (printf "%s.template: %s is not a placeholder (expected one of {%s}; write {{ and }} for literal braces)" $at . (join "}, {" $known)) }}
+{{- end }}
+{{- end }}
+{{- if regexMatch "[{}]" (regexReplaceAll "\\{[^{}]*\\}" $t "") }}
+{{- fail (printf "%s.template has a lone { or }: write {{ and }} for literal braces" $at) }}
+{{- end }}
+{{- end }}
+{{- range $field, $range := dict "timeout" (list 10 60000 "10ms to 60s") "retryBackoff" (list 10 60000 "10ms to 60s") "dedupWindow" (list 0 86400000 "0s to 24h") }}
+{{- with get $s $field }}
+{{- $ms := include "signet.ms" . | atoi }}
+{{- if or (lt $ms (index $range 0)) (gt $ms (index $range 1)) }}
+{{- fail (printf "%s.%s %s is out of range: give %s" $at $field . (index $range 2)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+- name: {{ toJson $s.name }}
+  {{- if $s.url }}
+  url: {{ toJson $s.url }}
+  {{- else }}
+  urlFile: {{ $dir }}/url
+  {{- end }}
+  {{- if $s.plainHTTP }}
+  plainHTTP: true
+  {{- end }}
+  {{- if or $s.caCert $s.caSecret }}
+  caFile: {{ $dir }}/ca.crt
+  {{- end }}
+  format: {{ $format }}
+  {{- with $s.source }}
+  source: {{ toJson . }}
+  {{- end }}
+  {{- with $s.template }}
+  template: {{ toJson . }}
+  {{- end }}
+  {{- with $s.headerSecrets }}
+  headerFiles:
+    {{- range $h, $_ := . }}
+    {{ toJson $h }}: {{ $dir }}/headers/{{ $h }}
+    {{- end }}
+  {{- end }}
+  {{- with $s.events }}
+  events: {{ toJson . }}
+  {{- end }}
+  {{- range $field := list "timeout" "retryBackoff" "dedupWindow" }}
+  {{- with get $s $field }}
+  {{ $field }}: {{ toJson . }}
+  {{- end }}
+  {{- end }}
+  {{- range $field := list "maxRetries" "queueSize" }}
+  {{- if hasKey $s $field }}
+  {{ $field }}: {{ get $s $field }}
+  {{- end }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The Secrets' items the alerts read, as sources of one projected volume at /etc/signet/alerts:
+YAML {sources: [...]}, each sink's files under its name (url, ca.crt, headers/NAME). A CA given
+as PEM (caCert) is kept in the trust Secret (key alerts.NAME.ca.crt).
+*/}}
+{{- define "signet.alertSources" -}}
+{{- $sources := list -}}
+{{- $trust := printf "%s-trust" (include "signet.fullname" .) -}}
+{{- range $s := .Values.alerts.sinks -}}
+{{- with $s.urlSecret -}}
+{{- $sources = append $sources (dict "secret" (dict "name" .name "items" (list (dict "key" (.key | default "url") "path" (printf "%s/url" $s.name))))) -}}
+{{- end -}}
+{{- if $s.caCert -}}
+{{- $sources = append $sources (dict "secret" (dict "name" $trust "items" (list (dict "key" (printf "alerts.%s.ca.crt" $s.name) "path" (printf "%s/ca.crt" $s.name))))) -}}
+{{- end -}}
+{{- with $s.caSecret -}}
+{{- $sources = append $sources (dict "secret" (dict "name" .name "items" (list (dict "key" (.key | default "ca.crt") "path" (printf "%s/ca.crt" $s.name))))) -}}
+{{- end -}}
+{{- range $h, $ref := $s.headerSecrets -}}
+{{- $sources = append $sources (dict "secret" (dict "name" $ref.name "items" (list (dict "key" $ref.key "path" (printf "%s/headers/%s" $s.name $h))))) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "sources" $sources) -}}
 {{- end -}}
 
 {{/* Signet's configuration file, from the values. */}}
@@ -640,4 +1134,19 @@ policy:
   imageRules:
     {{- include "signet.imageRules" (dict "rules" . "verifiers" $verifierNames) | trim | nindent 4 }}
   {{- end }}
+  {{- with .Values.policy.multiArch }}
+  multiArch:
+    {{- include "signet.multiArch" (dict "rules" .) | trim | nindent 4 }}
+  {{- end }}
+{{- with .Values.namespaces }}
+namespaces:
+  {{- range $ns, $n := . }}
+  {{- include "signet.namespace" (dict "root" $ "ns" $ns "n" $n "cluster" $verifierNames) | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- with .Values.alerts.sinks }}
+alerts:
+  sinks:
+    {{- include "signet.alerts" $ | trim | nindent 4 }}
+{{- end }}
 {{- end -}}

@@ -481,6 +481,22 @@ fn wrong_values_fail_at_install_with_what_to_set() {
     };
     // policy.imageRules holding `rule` alone.
     let rules = |rule: Value| with(json!({"policy": {"imageRules": [rule]}}));
+    // policy.multiArch holding `rule` alone.
+    let multi = |rule: Value| with(json!({"policy": {"multiArch": [rule]}}));
+    // `namespaces`.
+    let ns = |namespaces: Value| with(json!({ "namespaces": namespaces }));
+    // One alert sink with an https URL, and `patch` over it (a null removes a field).
+    let sink = |patch: Value| {
+        let mut s = json!({"name": "siem", "url": "https://siem.example.com/ingest"});
+        for (k, p) in patch.as_object().unwrap() {
+            if p.is_null() {
+                s.as_object_mut().unwrap().remove(k);
+            } else {
+                s[k] = p.clone();
+            }
+        }
+        with(json!({"alerts": {"sinks": [s]}}))
+    };
     for (values, words) in [
         // a typo in a value name
         (
@@ -756,6 +772,292 @@ fn wrong_values_fail_at_install_with_what_to_set() {
                 {"name": "system", "match": "quay.io/system/**", "action": "allow"}]}})),
             "policy.imageRules[1].name \"system\" is used by another rule",
         ),
+        // policy.multiArch: the schema types each rule, the chart checks what it can know
+        (
+            multi(json!({"match": "**", "require": "all"})),
+            "at '/policy/multiArch/0/require': value must be one of 'index', 'children', 'index-or-children'",
+        ),
+        (
+            multi(json!({"match": "**"})),
+            "at '/policy/multiArch/0': missing property 'require'",
+        ),
+        (
+            multi(json!({"require": "children"})),
+            "at '/policy/multiArch/0': missing property 'match'",
+        ),
+        (
+            multi(json!({"match": "**", "require": "index", "platforms": ["linux/amd64"]})),
+            "policy.multiArch[0].platforms is only used when children are verified: with require index the index's own signature decides",
+        ),
+        (
+            multi(json!({"match": "**", "require": "children", "platforms": ["linux"]})),
+            "at '/policy/multiArch/0/platforms/0'",
+        ),
+        (
+            multi(json!({"match": "**", "require": "children", "platforms": []})),
+            "at '/policy/multiArch/0/platforms'",
+        ),
+        (
+            multi(json!({"match": "**", "require": "children", "platform": ["linux/amd64"]})),
+            "additional properties 'platform' not allowed",
+        ),
+        (
+            multi(json!({"match": "ghcr.io/acme/app:v1", "require": "children"})),
+            "policy.multiArch[0].match \"ghcr.io/acme/app:v1\" names a tag or digest",
+        ),
+        (
+            with(json!({"policy": {"multiArch": [{"match": "**", "require": "children"},
+                                                 {"match": "**", "require": "index"}]}})),
+            "policy.multiArch[1].match \"**\" is the pattern of policy.multiArch[0] too",
+        ),
+        (
+            with(json!({"policy": {"multiArch": [
+                {"name": "acme", "match": "ghcr.io/acme/**", "require": "children"},
+                {"name": "acme", "match": "ghcr.io/acme/base/*", "require": "index"}]}})),
+            "policy.multiArch[1].name \"acme\" is used by another rule",
+        ),
+        // namespaces: what a namespace cannot express, and what its verifiers lack
+        (
+            ns(json!({"Team_A": {}})),
+            "namespaces.Team_A: \"Team_A\" is not a namespace name",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"imageRules": [
+                {"match": "registry.k8s.io/**", "action": "allow"}]}}})),
+            "namespaces.team-a.policy.imageRules[0] has action allow: a namespace can only add requirements to the cluster's",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"imageRules": [
+                {"match": "ghcr.io/acme/**", "action": "verify", "verifiers": ["cosign-team-b"]}]}}})),
+            "namespaces.team-a.policy.imageRules[0].verifiers[0] \"cosign-team-b\" is not a verifier of this chart for namespace team-a",
+        ),
+        (
+            with(json!({"policy": {"imageRules": [{"match": "ghcr.io/**", "action": "allow"}]},
+                "namespaces": {"team-a": {"policy": {"imageRules": [
+                    {"match": "ghcr.io/**", "action": "deny"}]}}}})),
+            "namespaces.team-a.policy.imageRules[0].match \"ghcr.io/**\" is the pattern of the cluster's policy.imageRules[0] too",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"imageRules": [
+                {"match": "ghcr.io/acme/app:v1", "action": "deny"}]}}})),
+            "namespaces.team-a.policy.imageRules[0].match \"ghcr.io/acme/app:v1\" names a tag or digest",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"require": [""]}}})),
+            "at '/namespaces/team-a/policy/require/0'",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"default": "some"}}})),
+            "at '/namespaces/team-a/policy/default': value must be one of 'any', 'all'",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"multiArch": [{"match": "**", "require": "both"}]}}})),
+            "at '/namespaces/team-a/policy/multiArch/0/require'",
+        ),
+        (
+            ns(json!({"team-a": {"policy": {"multiArch": [
+                {"match": "**", "require": "index", "platforms": ["linux/amd64"]}]}}})),
+            "namespaces.team-a.policy.multiArch[0].platforms is only used when children are verified",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": [{"name": "cosign-team-a", "type": "cosign"}]}})),
+            "at '/namespaces/team-a/verifiers': got array, want object",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"oras": {}}}})),
+            "additional properties 'oras' not allowed",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"cosign": {"keys": ["k"]}}}})),
+            "namespaces.team-a.verifiers.cosign: tLogVerify and keyless verification need a Sigstore trusted root, and a namespace's cosign verifier uses the cluster's",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"cosign": {"tLogVerify": false}}}})),
+            "namespaces.team-a.verifiers.cosign needs keys (--set-file namespaces.team-a.verifiers.cosign.keys[0]=cosign.pub) or keyless",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"cosign": {"tLogVerify": false, "keys": ["k"],
+                "keyless": {"certificateIdentity": "release@acme.example"}}}}})),
+            "namespaces.team-a.verifiers.cosign: give keys or keyless, not both",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"cosign": {"tLogVerify": false,
+                "keyless": {"certificateOIDCIssuer": "https://accounts.google.com"}}}}})),
+            "namespaces.team-a.verifiers.cosign.keyless needs certificateIdentity or certificateIdentityRegExp",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"notation": {"trustStores": {"ca": {}},
+                "trustPolicyDocument": "{\"version\": \"1.0\", \"trustPolicies\": []}"}}}})),
+            "namespaces.team-a.verifiers.notation.trustStores holds no certificate",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"notation": {"trustStores": {"ca": {"acme": "x"}}}}}})),
+            "at '/namespaces/team-a/verifiers/notation': missing property 'trustPolicyDocument'",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"notation": {"trustStores": {"ca": {"acme": "x"}},
+                "trustPolicyDocument": "trustpolicy.json"}}}})),
+            "namespaces.team-a.verifiers.notation.trustPolicyDocument is not a notation trust policy document",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"notationCerts": ["x"]}}})),
+            "additional properties 'notationCerts' not allowed",
+        ),
+        (
+            ns(json!({"team-a": {"verifiers": {"sbom": {"cosign": "cosign-team-a"}}}})),
+            "namespaces.team-a.verifiers.sbom.cosign \"cosign-team-a\" is not a cosign verifier of these values: give cosign",
+        ),
+        (
+            with(json!({"cosignKeys": [], "notationCerts": ["x"],
+                "namespaces": {"team-a": {"verifiers": {"provenance": {}}}}})),
+            "namespaces.team-a.verifiers.provenance needs a cosign verifier",
+        ),
+        // alerts: nothing secret in the ConfigMap, and what Signet would refuse
+        (
+            sink(json!({"url": "https://signet:hunter2@siem.example.com/ingest"})),
+            "alerts.sinks[0].url contains an @ (user information): the URL is in the ConfigMap, and credentials never go there; give them as a header in headerSecrets (e.g. Authorization), or the whole URL in urlSecret",
+        ),
+        (
+            sink(json!({"url": "https://siem.example.com/ingest?token=hunter2"})),
+            "alerts.sinks[0].url has a query string, where webhooks often carry a token",
+        ),
+        (
+            sink(json!({"url": "https://hooks.slack.com/services/T000/B000/hunter2"})),
+            "alerts.sinks[0].url is a Slack, Microsoft Teams or Discord webhook URL, which is a secret itself",
+        ),
+        (
+            sink(json!({"url": "https://chat.example.com/hooks/hunter2", "format": "slack"})),
+            "alerts.sinks[0].url: a Slack-compatible incoming webhook URL (Slack, Mattermost, Rocket.Chat) holds its secret in the path",
+        ),
+        (
+            sink(json!({"url": "ftp://siem.example.com/hunter2"})),
+            "alerts.sinks[0].url is not an http(s) URL",
+        ),
+        (
+            sink(json!({"url": "https://siem.example.com/hunter2 x"})),
+            "alerts.sinks[0].url contains white space or control characters",
+        ),
+        (
+            sink(json!({"url": "http://siem.example.com/ingest"})),
+            "alerts.sinks[0].url is plain HTTP (http://siem.example.com): events would travel unencrypted; use https://, or set alerts.sinks[0].plainHTTP=true",
+        ),
+        (
+            sink(json!({"plainHTTP": true})),
+            "alerts.sinks[0].plainHTTP is true but the url is https://",
+        ),
+        (
+            sink(json!({"url": "https://siem.example.com/ingest#hunter2"})),
+            "alerts.sinks[0].url has a #fragment",
+        ),
+        (
+            sink(json!({"url": "https:///ingest"})),
+            "alerts.sinks[0].url names no host",
+        ),
+        (
+            with(json!({"alerts": {"sinks": [{"name": "siem"}]}})),
+            "alerts.sinks[0] needs url (https://host/path), or urlSecret naming a Secret that holds the URL",
+        ),
+        (
+            sink(json!({"urlSecret": {"name": "siem-url"}})),
+            "alerts.sinks[0]: give url or urlSecret (a Secret holding the URL), not both",
+        ),
+        (
+            sink(json!({"urlFile": "/etc/signet/alerts/url"})),
+            "additional properties 'urlFile' not allowed",
+        ),
+        (
+            sink(json!({"urlSecret": {"key": "url"}, "url": null})),
+            "at '/alerts/sinks/0/urlSecret': missing property 'name'",
+        ),
+        (
+            sink(json!({"headers": {"Authorization": "Bearer hunter2"}})),
+            "alerts.sinks[0].headers: header values may be secrets (tokens, keys), and the ConfigMap is no place for them: give each header in headerSecrets",
+        ),
+        (
+            sink(json!({"headerSecrets": {"Content-Type": {"name": "siem", "key": "type"}}})),
+            "alerts.sinks[0].headerSecrets.Content-Type is set by Signet",
+        ),
+        (
+            sink(json!({"headerSecrets": {"X-Token": {"name": "siem", "key": "a"},
+                                          "x-token": {"name": "siem", "key": "b"}}})),
+            "alerts.sinks[0].headerSecrets names X-Token and x-token: header names are case-insensitive",
+        ),
+        (
+            sink(json!({"headerSecrets": {"X Token": {"name": "siem", "key": "a"}}})),
+            "alerts.sinks[0].headerSecrets: \"X Token\" is not a header name this chart takes",
+        ),
+        (
+            sink(json!({"headerSecrets": {"Authorization": {"name": "siem"}}})),
+            "at '/alerts/sinks/0/headerSecrets/Authorization': missing property 'key'",
+        ),
+        (
+            sink(json!({"format": "teams"})),
+            "at '/alerts/sinks/0/format': value must be one of 'json', 'cloudevents', 'slack'",
+        ),
+        (
+            sink(json!({"source": "urn:signet:prod"})),
+            "alerts.sinks[0].source is only used with format cloudevents",
+        ),
+        (
+            sink(json!({"template": "{event} {image}"})),
+            "alerts.sinks[0].template is only used with format slack",
+        ),
+        (
+            with(json!({"alerts": {"sinks": [{"name": "slack", "urlSecret": {"name": "slack"},
+                "format": "slack", "template": "{event} {imagee}"}]}})),
+            "alerts.sinks[0].template: {imagee} is not a placeholder",
+        ),
+        (
+            with(json!({"alerts": {"sinks": [{"name": "slack", "urlSecret": {"name": "slack"},
+                "format": "slack", "template": "{event} {"}]}})),
+            "alerts.sinks[0].template has a lone { or }",
+        ),
+        (
+            sink(json!({"timeout": "2m"})),
+            "alerts.sinks[0].timeout 2m is out of range: give 10ms to 60s",
+        ),
+        (
+            sink(json!({"retryBackoff": "1ms"})),
+            "alerts.sinks[0].retryBackoff 1ms is out of range",
+        ),
+        (
+            sink(json!({"dedupWindow": "25h"})),
+            "alerts.sinks[0].dedupWindow 25h is out of range: give 0s to 24h",
+        ),
+        (
+            sink(json!({"timeout": "2.5s"})),
+            "at '/alerts/sinks/0/timeout'",
+        ),
+        (
+            sink(json!({"maxRetries": 11})),
+            "at '/alerts/sinks/0/maxRetries'",
+        ),
+        (
+            sink(json!({"queueSize": 0})),
+            "at '/alerts/sinks/0/queueSize'",
+        ),
+        (
+            sink(json!({"events": ["denied"]})),
+            "at '/alerts/sinks/0/events/0': value must be one of 'failed', 'passed'",
+        ),
+        (
+            sink(json!({"caCert": "x", "caSecret": {"name": "siem-ca"}})),
+            "alerts.sinks[0]: give caCert (the CA's PEM) or caSecret (a Secret holding it), not both",
+        ),
+        (
+            sink(json!({"url": "http://siem.example.com/ingest", "plainHTTP": true, "caCert": "x"})),
+            "alerts.sinks[0]: caCert or caSecret is given but the sink is plainHTTP",
+        ),
+        (
+            with(json!({"alerts": {"sinks": [
+                {"name": "siem", "url": "https://siem.example.com/a"},
+                {"name": "siem", "url": "https://siem.example.com/b"}]}})),
+            "alerts.sinks[1].name \"siem\" is used by another sink",
+        ),
+        (
+            with(json!({"alerts": {"sinks": [{"name": "../siem", "url": "https://siem.example.com/a"}]}})),
+            "at '/alerts/sinks/0/name'",
+        ),
         // no verifier at all
         (with(json!({"cosignKeys": []})), "no verifier is configured"),
         // the transparency log without a trusted root
@@ -799,6 +1101,32 @@ fn wrong_values_fail_at_install_with_what_to_set() {
         rules(json!({"match": "registry.k8s.io/**", "action": "allow"})),
         rules(json!({"match": "ghcr.io/acme/app", "action": "deny", "message": "retired"})),
         rules(json!({"match": "registry.internal:5000/**", "action": "allow"})),
+        multi(json!({"match": "**", "require": "index"})),
+        multi(
+            json!({"match": "registry.internal:5000/**", "require": "children",
+                     "platforms": ["linux/amd64", "linux/arm/v7"]}),
+        ),
+        ns(json!({"team-a": {}})),
+        ns(json!({"team-a": {"policy": {"imageRules": [
+            {"match": "registry.k8s.io/**", "action": "deny"},
+            {"match": "ghcr.io/acme/**", "action": "verify", "verifiers": ["cosign"]}]}}})),
+        ns(
+            json!({"team-a": {"verifiers": {"cosign": {"keys": ["k"], "tLogVerify": false},
+                                           "sbom": {}},
+            "policy": {"imageRules": [{"match": "ghcr.io/acme/**", "action": "verify",
+                                       "verifiers": ["cosign-team-a", "sbom-team-a"]}]}}}),
+        ),
+        ns(json!({"team-a": {"verifiers": {"sbom": {"cosign": "cosign"}, "provenance": {}}}})),
+        sink(json!({})),
+        sink(json!({"url": "http://siem.monitoring.svc:8080/ingest", "plainHTTP": true})),
+        sink(
+            json!({"url": null, "urlSecret": {"name": "siem-url"}, "format": "slack",
+                    "template": "{{{event}}} {image}"}),
+        ),
+        sink(
+            json!({"headerSecrets": {"Authorization": {"name": "siem", "key": "token"}},
+                    "caSecret": {"name": "siem-ca"}, "timeout": "60s", "dedupWindow": "0s"}),
+        ),
     ] {
         render(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
@@ -827,6 +1155,7 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
     let root = read("cosign/01-cosign-v3-image-signature-bundle/trusted_root.json");
     let ca = TestCa::new("gatekeeper-ca (test)").cert_pem();
     let redis_ca = TestCa::new("redis CA (test)").cert_pem();
+    let alerts_ca = TestCa::new("alert receiver CA (test)").cert_pem();
     let cases: Vec<(&str, Value, &[&str])> = vec![
         // verdicts shared through Redis, the HMAC key generated into the chart's Secret
         (
@@ -1012,6 +1341,117 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
                 "maxEntries: 43520",
             ],
         ),
+        // multi-arch images: a rule for every image, one requiring listed platforms (a variant
+        // among them), one requiring the index's own signature; a rule without a name gets
+        // Signet's default
+        (
+            "multi-arch",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "policy": {"multiArch": [
+                    {"match": "**", "require": "index-or-children"},
+                    {"name": "acme", "match": "ghcr.io/acme/**", "require": "children",
+                     "platforms": ["linux/amd64", "linux/arm64", "linux/arm/v7"]},
+                    {"name": "base", "match": "registry.example/base/*", "require": "index"}]}}),
+            &[
+                "  multiArch:\n    - name: \"multiArch[0]\"\n      match: \"**\"\n      require: index-or-children\n",
+                "    - name: \"acme\"\n      match: \"ghcr.io/acme/**\"\n      require: children\n      platforms: [\"linux/amd64\",\"linux/arm64\",\"linux/arm/v7\"]\n",
+                "    - name: \"base\"\n      match: \"registry.example/base/*\"\n      require: index",
+            ],
+        ),
+        // per-namespace trust: team-a with verifiers of its own (a cosign key and a notation
+        // CA as PEM in values, kept in the trust Secret; attestation verifiers checked with its
+        // key, provenance with the cluster's), rules that deny and verify, and its own
+        // multi-arch rule; team-b keyless and a policy only; sandbox a deny rule only (the
+        // chart's policy defaults and the cluster's multi-arch rules apply there)
+        (
+            "namespaces",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false, "trustedRoot": root},
+                "sbom": {"enabled": true}, "gatekeeper": {"clientCA": ca},
+                "policy": {
+                    "imageRules": [{"name": "system", "match": "registry.k8s.io/**", "action": "allow"}],
+                    "multiArch": [{"match": "**", "require": "index-or-children"}]},
+                "namespaces": {
+                    "team-a": {
+                        "verifiers": {
+                            "cosign": {"keys": [key], "scopes": ["ghcr.io/acme/team-a/*"],
+                                       "tLogVerify": false},
+                            "notation": {"trustStores": {"ca": {"team-a": cert}},
+                                "trustPolicyDocument": {"version": "1.0", "trustPolicies": [{
+                                    "name": "team-a", "registryScopes": ["*"],
+                                    "signatureVerification": {"level": "strict"},
+                                    "trustStores": ["ca:team-a"],
+                                    "trustedIdentities": [E2E_SUBJECT]}]}},
+                            "sbom": {"disallowedLicenses": ["AGPL-3.0-only"]},
+                            "vulnerabilityreport": {"disallowedSeverities": ["critical"],
+                                                    "maximumAge": "24h"},
+                            "provenance": {"cosign": "cosign",
+                                           "builderIdRegExp": "https://github\\.com/acme/.*"}},
+                        "policy": {
+                            "imageRules": [
+                                {"name": "no-test-images", "match": "registry.k8s.io/e2e-test-images/**",
+                                 "action": "deny", "message": "no test images in team-a"},
+                                {"name": "team-a", "match": "ghcr.io/acme/team-a/**",
+                                 "action": "verify", "verifiers": ["cosign-team-a", "sbom-team-a"]}],
+                            "multiArch": [{"name": "per-platform", "match": "ghcr.io/acme/team-a/**",
+                                           "require": "children", "platforms": ["linux/amd64"]}]}},
+                    "team-b": {
+                        "verifiers": {"cosign": {"keyless": {
+                            "certificateIdentityRegExp": "https://github\\.com/acme/team-b/.*",
+                            "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}}},
+                        "policy": {"require": ["signature"], "default": "any",
+                                   "predicateTypes": {"https://spdx.dev/Document": "all"}}},
+                    "sandbox": {"policy": {"imageRules": [
+                        {"match": "docker.io/**", "action": "deny", "message": "use the mirror"}]}}}}),
+            &[
+                "\nnamespaces:\n  \"sandbox\":\n    policy:\n      default: all\n      artifactTypes:\n        \"application/vnd.cncf.notary.signature\": any\n",
+                "      multiArch:\n        - name: \"multiArch[0]\"\n          match: \"**\"\n          require: index-or-children\n  \"team-a\":\n",
+                "  \"team-a\":\n    verifiers:\n      - name: notation-team-a\n        type: notation\n",
+                "            \"team-a\": [/etc/signet/trust/namespaces/team-a/notation/ca-team-a.crt]",
+                "      - name: cosign-team-a\n        type: cosign\n",
+                "          - name: keys\n            scopes: [\"ghcr.io/acme/team-a/*\"]\n            keys:\n              - file: /etc/signet/trust/namespaces/team-a/cosign/key-0.pub\n            tLogVerify: false\n",
+                "      - name: sbom-team-a\n        type: sbom\n        cosign: cosign-team-a\n",
+                "      - name: vex-team-a\n        type: vex\n        cosign: cosign-team-a\n",
+                "      - name: provenance-team-a\n        type: provenance\n        cosign: cosign\n",
+                "      require: [\"signature\",\"notation-team-a\",\"cosign-team-a\",\"sbom-team-a\",\"vulnerabilityreport-team-a\",\"provenance-team-a\"]\n",
+                "          action: deny\n          message: \"no test images in team-a\"\n",
+                "          verifiers: [\"cosign-team-a\",\"sbom-team-a\"]\n",
+                "        - name: \"per-platform\"\n          match: \"ghcr.io/acme/team-a/**\"\n          require: children\n          platforms: [\"linux/amd64\"]\n",
+                "      - name: cosign-team-b\n        type: cosign\n        artifactTypes:\n          - application/vnd.dev.cosign.artifact.sig.v1+json\n          - application/vnd.dev.sigstore.bundle.v0.3+json\n        trustedRootFile: /etc/signet/trust/cosign/trusted_root.json\n",
+                "            certificateIdentityRegExp: \"https://github\\\\.com/acme/team-b/.*\"",
+                "      require: [\"signature\"]\n      default: any\n",
+                "      predicateTypes:\n        \"https://spdx.dev/Document\": all\n",
+            ],
+        ),
+        // alert sinks: Slack's URL from a Secret, CloudEvents with the receiver's CA as PEM, a
+        // SIEM with header values and its CA from Secrets, a receiver inside the cluster over
+        // plain HTTP; nothing secret in the ConfigMap
+        (
+            "alerts",
+            json!({"cosignKeys": [key], "cosign": {"tLogVerify": false},
+                "gatekeeper": {"clientCA": ca},
+                "alerts": {"sinks": [
+                    {"name": "slack-security", "urlSecret": {"name": "slack-webhook"},
+                     "format": "slack",
+                     "template": ":rotating_light: {event} {image} in {namespace}: {reason} {{trace {traceId}}}"},
+                    {"name": "events", "url": "https://broker-ingress.knative-eventing.svc/signet/default",
+                     "caCert": alerts_ca, "format": "cloudevents", "source": "urn:signet:prod-eu",
+                     "events": ["failed", "passed"], "dedupWindow": "5m"},
+                    {"name": "siem", "url": "https://siem.example.com/ingest",
+                     "caSecret": {"name": "siem-ca"},
+                     "headerSecrets": {"Authorization": {"name": "siem-token", "key": "token"},
+                                       "X-Tenant": {"name": "siem-token", "key": "tenant"}},
+                     "timeout": "2s", "maxRetries": 5, "retryBackoff": "1s", "queueSize": 500},
+                    {"name": "in-cluster", "url": "http://alert-receiver.monitoring.svc:8080/signet",
+                     "plainHTTP": true, "maxRetries": 0, "dedupWindow": "0s"}]}}),
+            &[
+                "\nalerts:\n  sinks:\n    - name: \"slack-security\"\n      urlFile: /etc/signet/alerts/slack-security/url\n      format: slack\n",
+                "      template: \":rotating_light: {event} {image} in {namespace}: {reason} {{trace {traceId}}}\"\n",
+                "      url: \"https://broker-ingress.knative-eventing.svc/signet/default\"\n      caFile: /etc/signet/alerts/events/ca.crt\n      format: cloudevents\n      source: \"urn:signet:prod-eu\"\n      events: [\"failed\",\"passed\"]\n      dedupWindow: \"5m\"\n",
+                "      caFile: /etc/signet/alerts/siem/ca.crt\n      format: json\n      headerFiles:\n        \"Authorization\": /etc/signet/alerts/siem/headers/Authorization\n        \"X-Tenant\": /etc/signet/alerts/siem/headers/X-Tenant\n      timeout: \"2s\"\n      retryBackoff: \"1s\"\n      maxRetries: 5\n      queueSize: 500\n",
+                "      url: \"http://alert-receiver.monitoring.svc:8080/signet\"\n      plainHTTP: true\n      format: json\n      dedupWindow: \"0s\"\n      maxRetries: 0",
+            ],
+        ),
         // pod placement, names, logs, proxies and one docker config for every registry
         (
             "placement-names-logs-default-credentials",
@@ -1163,6 +1603,9 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
         if name.starts_with("redis-") {
             check_redis_objects(name, &values, &mut objects, &redis_ca);
         }
+        if name == "alerts" {
+            check_alert_objects(&mut objects, &alerts_ca);
+        }
         // The registry Secret exists in the cluster, not in the chart: stand one in.
         objects.push(json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "ghcr-pull"}, "type": "kubernetes.io/dockerconfigjson",
@@ -1208,6 +1651,12 @@ fn the_values_matrix_renders_a_configuration_signet_accepts() {
         );
         if name == "image-rules" {
             check_image_rules(&config);
+        }
+        if name == "namespaces" {
+            check_namespaces(&config, &root_dir, &key, &cert);
+        }
+        if name == "alerts" {
+            check_alert_files(&text, &root_dir, &alerts_ca);
         }
         if name == "user-tls-no-mtls-credentials" {
             let tls = find(&objects, "Secret", "signet-tls");
@@ -1271,6 +1720,163 @@ fn check_image_rules(config: &Path) {
         message.contains("\"legacy\"") && message.contains("moved to quay.io/acme"),
         "{message}"
     );
+}
+
+/// The namespaces matrix case's configuration, laid out: the namespace's trust material is where
+/// its verifiers read it (from the trust Secret, beside the cluster's), `signet config check`
+/// finds nothing to warn about, and Signet judges a namespaced key by the cluster's rules and the
+/// namespace's: an image the cluster allows is denied in team-a by team-a's rule (its message
+/// says whose rules are not met), and admitted in team-b and without a namespace (rules decide
+/// by name, so no registry is needed).
+fn check_namespaces(config: &Path, root: &Path, key: &str, cert: &str) {
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    assert_eq!(read("trust/namespaces/team-a/cosign/key-0.pub"), key);
+    assert_eq!(read("trust/namespaces/team-a/notation/ca-team-a.crt"), cert);
+    let check = Command::new(signet_bin())
+        .args(["config", "check"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && !said.contains("warning:"),
+        "namespaces: {said}"
+    );
+    let image = "registry.k8s.io/e2e-test-images/agnhost:2.39";
+    let keys = [
+        format!("[team-a]{image}"),
+        format!("[team-b]{image}"),
+        image.to_string(),
+    ];
+    let out = Command::new(signet_bin())
+        .args(["--log", "warn", "verify", "--config"])
+        .arg(config)
+        .args(&keys)
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "namespaces: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines[0]["isSuccess"], false, "{}", lines[0]);
+    assert_eq!(
+        lines[0]["errorReason"], "POLICY_NOT_SATISFIED",
+        "{}",
+        lines[0]
+    );
+    let message = lines[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("namespace team-a's rules are not met:")
+            && message.contains("\"no-test-images\"")
+            && message.contains("no test images in team-a"),
+        "{message}"
+    );
+    for admitted in &lines[1..] {
+        assert_eq!(admitted["isSuccess"], true, "{admitted}");
+        assert_eq!(admitted["verifierReports"][0]["verifierType"], "static");
+        assert_eq!(admitted["verifierReports"][0]["verifierName"], "system");
+    }
+}
+
+/// The alerts matrix case's objects: one read-only directory for the sinks' Secrets, each
+/// sink's files under its name, the CA given as PEM from the chart's trust Secret and the rest
+/// from the user's Secrets, which are stood in here as the cluster would hold them (added to
+/// `objects`).
+fn check_alert_objects(objects: &mut Vec<Value>, alerts_ca: &str) {
+    let deployment = find(objects, "Deployment", "signet").clone();
+    let pod = &deployment["spec"]["template"]["spec"];
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "alerts")
+        .unwrap_or_else(|| panic!("alerts: no alerts mount in {deployment}"));
+    assert_eq!(mount["mountPath"], "/etc/signet/alerts");
+    assert_eq!(mount["readOnly"], true);
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "alerts")
+        .unwrap();
+    let sources: Vec<(&str, &str, &str)> = volume["projected"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            let name = s["secret"]["name"].as_str().unwrap();
+            s["secret"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |i| {
+                    (
+                        name,
+                        i["key"].as_str().unwrap(),
+                        i["path"].as_str().unwrap(),
+                    )
+                })
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("slack-webhook", "url", "slack-security/url"),
+            ("signet-trust", "alerts.events.ca.crt", "events/ca.crt"),
+            ("siem-ca", "ca.crt", "siem/ca.crt"),
+            ("siem-token", "token", "siem/headers/Authorization"),
+            ("siem-token", "tenant", "siem/headers/X-Tenant"),
+        ]
+    );
+    let trust = &find(objects, "Secret", "signet-trust")["data"];
+    assert_eq!(
+        STANDARD
+            .decode(trust["alerts.events.ca.crt"].as_str().unwrap())
+            .unwrap(),
+        alerts_ca.as_bytes()
+    );
+    // What the user puts in the cluster: stand it in.
+    let secret = |name: &str, data: Value| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+               "type": "Opaque", "data": data})
+    };
+    objects.push(secret(
+        "slack-webhook",
+        json!({"url": STANDARD.encode("https://hooks.slack.com/services/T000/B000/s3cretslack\n")}),
+    ));
+    objects.push(secret(
+        "siem-token",
+        json!({"token": STANDARD.encode("Bearer s3crettoken"), "tenant": STANDARD.encode("prod")}),
+    ));
+    objects.push(secret(
+        "siem-ca",
+        json!({"ca.crt": STANDARD.encode(TestCa::new("siem CA (test)").cert_pem())}),
+    ));
+}
+
+/// The alerts matrix case's files, laid out: what Signet reads for each sink is there, and no
+/// secret is in the ConfigMap.
+fn check_alert_files(text: &str, root: &Path, alerts_ca: &str) {
+    assert!(
+        !text.contains("s3cret"),
+        "a secret in the ConfigMap:\n{text}"
+    );
+    assert!(!text.contains("hooks.slack.com"), "{text}");
+    let read = |p: &str| std::fs::read_to_string(root.join("alerts").join(p)).unwrap();
+    assert_eq!(
+        read("slack-security/url"),
+        "https://hooks.slack.com/services/T000/B000/s3cretslack\n"
+    );
+    assert_eq!(read("siem/headers/Authorization"), "Bearer s3crettoken");
+    assert_eq!(read("siem/headers/X-Tenant"), "prod");
+    assert_eq!(read("events/ca.crt"), alerts_ca);
+    assert!(read("siem/ca.crt").contains("BEGIN CERTIFICATE"));
 }
 
 /// The Redis objects of a matrix case: the HMAC key's Secret (the chart's, or the existing one,

@@ -4,8 +4,9 @@
 //! from Gatekeeper's published CRDs; each directory documented; the samples pointing at the right
 //! Provider and path; the mutation sample equal to what the chart renders; the multi-tenancy
 //! sample's per-namespace keys kept apart on both Rego engines; and the image rules sample
-//! (system images admitted by Signet's `policy.imageRules`) installed by its Helm values and
-//! judged on Signet's real answers, on both engines.
+//! (system images admitted by Signet's `policy.imageRules`) and the multi-arch sample
+//! (`policy.multiArch`, on image indexes pushed and signed for real) installed by their Helm
+//! values and judged on Signet's real answers, on both engines.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -394,5 +395,242 @@ fn the_image_rules_sample_admits_system_images_and_denies_a_retired_one_by_rule(
     assert_eq!(
         violations,
         vec!["image [prod]busybox:1.36 failed verification (POLICY_NOT_SATISFIED): denied by image rule \"retired-busybox\" (docker.io/library/busybox): use registry.example/tools/busybox, which is scanned and signed".to_string()]
+    );
+}
+
+/// Signs `image` with the cosign key `key` (no transparency log), with the real cosign CLI.
+async fn cosign_sign(reg: &signet_testkit::Registry, key: &Path, image: &str) {
+    let mut cmd = reg.cosign();
+    cmd.arg("sign")
+        .args(reg.cosign_flags())
+        .arg("--key")
+        .arg(key)
+        .arg("--tlog-upload=false")
+        .arg(image);
+    support::run(cmd).await;
+}
+
+/// Pushes an image index of `children` (platform, descriptor) as `repo:v1` with the real oras
+/// CLI, a buildx-style attestation manifest for the platform `unknown/unknown`; returns the
+/// index pinned by digest.
+async fn push_index(
+    reg: &signet_testkit::Registry,
+    dir: &Path,
+    repo: &str,
+    children: &[(&str, &signet_types::Descriptor)],
+) -> String {
+    let manifests: Vec<Value> = children
+        .iter()
+        .map(|(platform, d)| {
+            let (os, arch) = platform.split_once('/').unwrap();
+            let mut entry = json!({"mediaType": d.media_type, "digest": d.digest.to_string(),
+                                   "size": d.size, "platform": {"os": os, "architecture": arch}});
+            if *platform == "unknown/unknown" {
+                entry["annotations"] = json!({"vnd.docker.reference.type": "attestation-manifest"});
+            }
+            entry
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": manifests});
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let file = dir.join(format!("{}.json", repo.replace('/', "-")));
+    std::fs::write(&file, &bytes).unwrap();
+    let mut cmd = reg.oras();
+    cmd.args(["manifest", "push"])
+        .args(reg.oras_flags())
+        .args(["--media-type", "application/vnd.oci.image.index.v1+json"])
+        .arg(reg.reference(&format!("{repo}:v1")))
+        .arg(&file);
+    support::run(cmd).await;
+    reg.reference(&format!(
+        "{repo}@{}",
+        signet_types::Digest::sha256_of(&bytes)
+    ))
+}
+
+/// The multi-arch sample, end to end: its Helm values (`samples/values-multi-arch.yaml`, the
+/// sample's `ghcr.io/acme` standing for a local registry's `acme`) install the library's default
+/// Constraint (`constraint.yaml`) and a configuration Signet accepts without a warning; image
+/// indexes pushed with oras and signed with cosign (per platform, on the index, or only partly)
+/// are answered by Signet on that configuration, and the template with the Constraint's
+/// parameters, on both engines, admits the indexes the rules are met for and denies the one whose
+/// arm64 child is unsigned, although its index is signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_multi_arch_sample_admits_indexes_by_rule_and_denies_an_unsigned_platform() {
+    let reg = signet_testkit::Registry::start_ferro()
+        .await
+        .expect("ferro starts");
+    let host = reg.host();
+    let dir = library().join("signet-verification");
+    let text = std::fs::read_to_string(dir.join("samples/values-multi-arch.yaml")).unwrap();
+    assert!(text.contains("\"ghcr.io/acme/**\""), "{text}");
+    let mut values: Value =
+        serde_yaml_ng::from_str(&text.replace("ghcr.io/acme/", &format!("{host}/acme/"))).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = signet_testkit::cosign_generate_key_pair(&work.path().join("k"));
+    let public_pem = std::fs::read_to_string(&public).unwrap();
+    // What every install adds: trust, Gatekeeper's CA, and here the local registry's plain HTTP.
+    values["cosignKeys"] = json!([public_pem]);
+    values["cosign"] = json!({"tLogVerify": false});
+    values["gatekeeper"] =
+        json!({"clientCA": signet_testkit::TestCa::new("gatekeeper-ca (test)").cert_pem()});
+    values["registryHosts"] = json!({host.clone(): {"plainHTTP": true}});
+    let rendered = render(&values).unwrap();
+    let sample = &objects_in(&dir.join("constraint.yaml"))[0];
+    let installed = find(&rendered, "SignetVerification", "signet-verification");
+    assert_eq!(
+        installed["spec"], sample["spec"],
+        "the values install the sample Constraint"
+    );
+
+    // The rendered configuration on this machine, as for the image rules sample.
+    let root = tempfile::tempdir().unwrap();
+    let text = find(&rendered, "ConfigMap", "signet")["data"]["config.yaml"]
+        .as_str()
+        .unwrap()
+        .replace("/etc/signet/", &format!("{}/", root.path().display()));
+    let mut config: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(
+        config["policy"]["multiArch"],
+        json!([
+            {"name": "acme-per-platform", "match": format!("{host}/acme/**"),
+             "require": "children", "platforms": ["linux/amd64", "linux/arm64"]},
+            {"name": "signed-either-way", "match": "**", "require": "index-or-children"},
+        ]),
+        "the rules as given"
+    );
+    config["server"] = json!({"listen": "127.0.0.1:6001", "plainHTTP": true});
+    std::fs::create_dir_all(root.path().join("trust/cosign")).unwrap();
+    std::fs::write(root.path().join("trust/cosign/key-0.pub"), &public_pem).unwrap();
+    let file = root.path().join("config.yaml");
+    std::fs::write(&file, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    let signet = env!("CARGO_BIN_EXE_signet");
+    let check = Command::new(signet)
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.status.success() && !said.contains("warning:"),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // Indexes of two platforms and an attestation manifest: (repository, children signed
+    // [amd64, arm64], index signed).
+    for (repo, children, index_signed) in [
+        ("acme/app", [true, true], false),
+        ("acme/partly", [true, false], true),
+        ("tools/cli", [false, false], true),
+        ("tools/agent", [true, true], false),
+    ] {
+        let seed = repo.replace('/', "-");
+        let amd = reg
+            .push_sample_image(repo, "amd64", &format!("{seed}-amd64"))
+            .await
+            .unwrap();
+        let arm = reg
+            .push_sample_image(repo, "arm64", &format!("{seed}-arm64"))
+            .await
+            .unwrap();
+        let att = reg
+            .push_sample_image(repo, "att", &format!("{seed}-att"))
+            .await
+            .unwrap();
+        for (d, signed) in [(&amd, children[0]), (&arm, children[1])] {
+            if signed {
+                cosign_sign(&reg, &key, &reg.reference(&format!("{repo}@{}", d.digest))).await;
+            }
+        }
+        let index = push_index(
+            &reg,
+            work.path(),
+            repo,
+            &[
+                ("linux/amd64", &amd),
+                ("linux/arm64", &arm),
+                ("unknown/unknown", &att),
+            ],
+        )
+        .await;
+        if index_signed {
+            cosign_sign(&reg, &key, &index).await;
+        }
+    }
+    let images: Vec<String> = ["acme/app", "acme/partly", "tools/cli", "tools/agent"]
+        .iter()
+        .map(|r| reg.reference(&format!("{r}:v1")))
+        .collect();
+    let keys: Vec<String> = images.iter().map(|i| format!("[prod]{i}")).collect();
+    let out = Command::new(signet)
+        .args(["--log", "warn", "verify", "--config"])
+        .arg(&file)
+        .args(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one image is denied: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .zip(&keys)
+        .map(|(line, key)| json!({"key": key, "value": serde_json::from_str::<Value>(line).unwrap()}))
+        .collect();
+    assert_eq!(items.len(), keys.len());
+    // Per platform: one report per required child, named by its platform (the attestation
+    // manifest is not an image and never required).
+    let platforms = |item: &Value| -> Vec<String> {
+        item["value"]["verifierReports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["verifierType"] == "multiarch")
+            .map(|r| r["verifierName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        platforms(&items[0]),
+        ["linux/amd64", "linux/arm64"],
+        "{}",
+        items[0]
+    );
+    assert_eq!(items[0]["value"]["isSuccess"], true, "{}", items[0]);
+    // The index's own signature does not do for acme: arm64 is unsigned.
+    assert_eq!(items[1]["value"]["isSuccess"], false, "{}", items[1]);
+    // Everything else: the index's signature (tools/cli), or every child's (tools/agent).
+    assert_eq!(items[2]["value"]["isSuccess"], true, "{}", items[2]);
+    assert!(platforms(&items[2]).is_empty(), "{}", items[2]);
+    assert_eq!(items[3]["value"]["isSuccess"], true, "{}", items[3]);
+    assert_eq!(
+        platforms(&items[3]),
+        ["linux/amd64", "linux/arm64"],
+        "{}",
+        items[3]
+    );
+
+    let answer = json!({"response": {"items": items, "systemError": ""}});
+    let pod: Vec<&str> = images.iter().map(String::as_str).collect();
+    let (violations, asked) = support::rego::library_violations(
+        "signet-verification",
+        "signetverification",
+        sample["spec"]["parameters"].clone(),
+        support::rego::pod_review("prod", &pod),
+        &answer,
+    );
+    assert_eq!(asked, keys, "every image is asked about");
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    let denial = &violations[0];
+    assert!(
+        denial.starts_with(&format!(
+            "image {} failed verification (NO_SIGNATURE): child linux/arm64 of the index failed (multiArch rule \"acme-per-platform\" requires it)",
+            keys[1]
+        )),
+        "{denial}"
     );
 }

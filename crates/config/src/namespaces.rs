@@ -25,7 +25,9 @@ pub struct RawNamespace {
     pub policy: Option<crate::raw::RawPolicy>,
 }
 
-/// One namespace's trust, on top of the cluster's.
+/// One namespace's trust, on top of the cluster's. Policy fields the namespace does not set
+/// (`default`, `require`, `multiArch`, and each artifact or predicate type it does not name)
+/// are the cluster's.
 #[derive(Debug, Clone)]
 pub struct NamespaceConfig {
     /// The namespace's own verifiers (the cluster's apply too).
@@ -72,6 +74,23 @@ pub(crate) fn validate(
             .map(|v| v.name.as_str())
             .collect();
         let mut policy = crate::validate::policy_config(&p, &prefix, &known, is, warnings);
+        // What the namespace does not set, it has as the cluster has it: a namespace section
+        // that only adds a verifier or a requirement judges everything else the cluster's way.
+        if p.default.is_none() {
+            policy.default = cluster_policy.default;
+        }
+        let mut artifact_types = cluster_policy.artifact_types.clone();
+        artifact_types.extend(std::mem::take(&mut policy.artifact_types));
+        policy.artifact_types = artifact_types;
+        let mut predicate_types = cluster_policy.predicate_types.clone();
+        predicate_types.extend(std::mem::take(&mut policy.predicate_types));
+        policy.predicate_types = predicate_types;
+        if p.require.is_none() {
+            policy.require = cluster_policy.require.clone();
+        }
+        if p.multi_arch.is_empty() {
+            policy.multi_arch = cluster_policy.multi_arch.clone();
+        }
         for rule in &policy.image_rules {
             if rule.action == ImageAction::Allow {
                 is.add(
@@ -86,6 +105,15 @@ pub(crate) fn validate(
         // The cluster's rules apply in the namespace too, before its own among equals.
         let mut rules = cluster_policy.image_rules.clone();
         for own in std::mem::take(&mut policy.image_rules) {
+            if rules.iter().any(|c| c.name == own.name) {
+                is.add(
+                    format!("{prefix}policy.imageRules"),
+                    format!(
+                        "rule name {:?} is the cluster's too; give the namespace's rule another name, so a report names one rule",
+                        own.name
+                    ),
+                );
+            }
             if let Some(clash) = rules.iter().find(|c| {
                 c.pattern.specificity(&own.pattern) == std::cmp::Ordering::Equal
                     && c.pattern.overlaps(&own.pattern)

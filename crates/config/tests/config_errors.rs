@@ -412,6 +412,24 @@ fn namespaces_add_verifiers_and_policy_and_cannot_relax_the_clusters() {
         let i = issues(&format!("{base}namespaces:\n{ns}"));
         assert!(i.iter().any(|x| x.path.starts_with(path) && x.message.contains(needle)), "{ns}\n{i:?}");
     }
+    // what a namespace does not set is the cluster's
+    let c = parse(
+        &format!("{base}  default: any\n  artifactTypes: {{a: all}}\nnamespaces:\n  team-a:\n    policy:\n      artifactTypes: {{b: any}}\n"),
+        Path::new("."),
+    )
+    .unwrap();
+    let a = &c.namespaces["team-a"].policy;
+    assert_eq!(a.default, Rule::Any);
+    assert_eq!((a.rule_for("a"), a.rule_for("b")), (Rule::All, Rule::Any));
+    let i = issues(&format!("{base}namespaces:\n  team-a:\n    policy:\n      imageRules:\n        - {{name: system, match: 'ghcr.io/**', action: deny}}\n"));
+    assert!(
+        has(
+            &i,
+            "namespaces.team-a.policy.imageRules",
+            "the cluster's too"
+        ),
+        "{i:?}"
+    );
     // a namespace's verify rule may name the cluster's verifiers and its own
     parse(
         &format!("{base}namespaces:\n  team-a:\n    verifiers:\n      - {{name: cosign-a, type: cosign, artifactTypes: [a]}}\n    policy:\n      imageRules:\n        - {{name: v, match: 'ghcr.io/acme/**', action: verify, verifiers: [cosign, cosign-a]}}\n"),
