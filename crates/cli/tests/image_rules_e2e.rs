@@ -6,27 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use signet_testkit::{cosign_generate_key_pair, free_port, Registry};
 
 mod support;
 
 const SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
-
-async fn sign(reg: &Registry, key: &Path, image: &str) {
-    let mut cmd = reg.cosign();
-    cmd.arg("sign")
-        .args(reg.cosign_flags())
-        .arg("--key")
-        .arg(key)
-        .arg("--tlog-upload=false")
-        .arg(image);
-    support::run(cmd).await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_allow_deny_and_narrow_verifiers_through_verify_and_the_provider() {
@@ -45,7 +32,7 @@ async fn rules_allow_deny_and_narrow_verifiers_through_verify_and_the_provider()
         let d = reg.push_sample_image(repo, "v1", repo).await.unwrap();
         let pinned = reg.reference(&format!("{repo}@{}", d.digest));
         if let Some(k) = key {
-            sign(&reg, k, &pinned).await;
+            support::cosign_sign(&reg, k, &pinned).await;
         }
         refs.push(pinned);
     }
@@ -123,30 +110,8 @@ async fn rules_allow_deny_and_narrow_verifiers_through_verify_and_the_provider()
     assert_eq!(everyone, ["cosign-a", "cosign-b"], "{}", from_cli[4]);
 
     // The provider answers the same, in one request.
-    let mut child = Command::new(SIGNET)
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    support::wait_ready(health).await;
-    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": refs}});
-    let answer: Value = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{port}/ratify/gatekeeper/v1/verify"
-        ))
-        .json(&body)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let items = answer["response"]["items"].as_array().unwrap();
+    let served = support::Served::start(dir.path(), "serve", &cfg).await;
+    let items = served.ask(&refs).await;
     for (item, cli) in items.iter().zip(&from_cli) {
         assert_eq!(item["value"]["isSuccess"], cli["isSuccess"], "{item}");
         assert_eq!(item["value"]["errorReason"], cli["errorReason"], "{item}");

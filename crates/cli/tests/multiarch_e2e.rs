@@ -6,11 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::{json, Value};
-use signet_testkit::{cosign_generate_key_pair, free_port, Registry};
+use signet_testkit::{cosign_generate_key_pair, Registry};
 use signet_types::Descriptor;
 
 mod support;
@@ -20,17 +19,6 @@ const SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// What `signet verify` must answer: passes, and the reason when not.
 type Verdict = (bool, Option<&'static str>);
 const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
-
-async fn sign(reg: &Registry, key: &Path, image: &str) {
-    let mut cmd = reg.cosign();
-    cmd.arg("sign")
-        .args(reg.cosign_flags())
-        .arg("--key")
-        .arg(key)
-        .arg("--tlog-upload=false")
-        .arg(image);
-    support::run(cmd).await;
-}
 
 /// Pushes an index of `children` (platform, descriptor) to `repo:v1` with `oras manifest push`;
 /// returns its pinned reference.
@@ -127,7 +115,8 @@ async fn judge_indexes_on(reg: &Registry) {
             .unwrap();
         for (d, signed) in [(&amd, signed_children[0]), (&arm, signed_children[1])] {
             if signed {
-                sign(reg, &key, &reg.reference(&format!("{repo}@{}", d.digest))).await;
+                support::cosign_sign(reg, &key, &reg.reference(&format!("{repo}@{}", d.digest)))
+                    .await;
             }
         }
         let index = push_index(
@@ -142,7 +131,7 @@ async fn judge_indexes_on(reg: &Registry) {
         )
         .await;
         if sign_index {
-            sign(reg, &key, &index).await;
+            support::cosign_sign(reg, &key, &index).await;
         }
         pinned.push(index);
     }
@@ -290,7 +279,6 @@ async fn judge_indexes_on(reg: &Registry) {
     }
 
     // The provider agrees, tag keys included.
-    let (port, health) = (free_port(), free_port());
     let cfg = config(
         dir.path(),
         "children-serve",
@@ -298,40 +286,14 @@ async fn judge_indexes_on(reg: &Registry) {
         &public,
         rule("children", None),
     );
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text = text.replace(
-        "server:\n  plainHTTP: true",
-        &format!("server:\n  plainHTTP: true\n  listen: 127.0.0.1:{port}\n  healthListen: 127.0.0.1:{health}\n  metricsListen: 127.0.0.1:{}", free_port()),
-    );
-    std::fs::write(&cfg, text).unwrap();
-    let mut child = Command::new(SIGNET)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    support::wait_ready(health).await;
+    let config_value: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let served = support::Served::start(dir.path(), "served", &config_value).await;
     let keys = vec![
         reg.reference("children-signed:v1"),
         reg.reference("index-signed:v1"),
     ];
-    let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": keys}});
-    let answer: Value = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{port}/ratify/gatekeeper/v1/verify"
-        ))
-        .json(&body)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let items = answer["response"]["items"].as_array().unwrap();
+    let items = served.ask(&keys).await;
     assert_eq!(items[0]["value"]["isSuccess"], true, "{}", items[0]);
     assert_eq!(items[1]["value"]["isSuccess"], false, "{}", items[1]);
     assert_eq!(items[0]["value"]["subject"], pinned[0].as_str());

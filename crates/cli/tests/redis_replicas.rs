@@ -6,91 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use signet_testkit::{cosign_generate_key_pair, free_port, RedisServer, Registry};
+use signet_testkit::{cosign_generate_key_pair, RedisServer, Registry};
 
 mod support;
 
 const SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
-
-struct Replica {
-    child: Child,
-    port: u16,
-    metrics: u16,
-    health: u16,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    async fn start(dir: &Path, name: &str, shared: &Value) -> Replica {
-        let (port, metrics, health) = (free_port(), free_port(), free_port());
-        let mut cfg = shared.clone();
-        cfg["server"] = json!({
-            "listen": format!("127.0.0.1:{port}"),
-            "healthListen": format!("127.0.0.1:{health}"),
-            "metricsListen": format!("127.0.0.1:{metrics}"),
-            "plainHTTP": true,
-            "requestDeadline": "5s"
-        });
-        let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(&path, serde_yaml_ng::to_string(&cfg).unwrap()).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_signet"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("signet serve starts");
-        let r = Replica {
-            child,
-            port,
-            metrics,
-            health,
-        };
-        support::wait_ready(health).await;
-        r
-    }
-
-    async fn ask(&self, keys: &[String]) -> Vec<Value> {
-        let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": keys}});
-        let resp: Value = reqwest::Client::new()
-            .post(format!(
-                "http://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
-                self.port
-            ))
-            .json(&body)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        resp["response"]["items"].as_array().expect("items").clone()
-    }
-
-    async fn metrics(&self) -> String {
-        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn ready(&self) -> bool {
-        matches!(reqwest::get(format!("http://127.0.0.1:{}/readyz", self.health)).await, Ok(r) if r.status().is_success())
-    }
-}
 
 fn counter(text: &str, line_start: &str) -> u64 {
     text.lines()
@@ -141,21 +65,14 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
         .unwrap();
     let third = reg.push_sample_image("third", "v1", "third").await.unwrap();
     let signed_ref = reg.reference(&format!("app@{}", signed.digest));
-    let mut cmd = reg.cosign();
-    cmd.arg("sign")
-        .args(reg.cosign_flags())
-        .arg("--key")
-        .arg(&key)
-        .arg("--tlog-upload=false")
-        .arg(&signed_ref);
-    support::run(cmd).await;
+    support::cosign_sign(&reg, &key, &signed_ref).await;
     let keys = vec![
         signed_ref,
         reg.reference(&format!("other@{}", unsigned.digest)),
     ];
     let shared = shared_config(&reg, &redis, dir.path(), &public_key);
-    let a = Replica::start(dir.path(), "a", &shared).await;
-    let b = Replica::start(dir.path(), "b", &shared).await;
+    let a = support::Served::start(dir.path(), "a", &shared).await;
+    let b = support::Served::start(dir.path(), "b", &shared).await;
 
     let from_a = a.ask(&keys).await;
     assert_eq!(from_a[0]["value"]["isSuccess"], true, "{:?}", from_a[0]);
@@ -169,7 +86,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
 
     let from_b = b.ask(&keys).await;
     assert_eq!(from_a, from_b, "b answers a's verdicts, trace ids included");
-    let text = b.metrics().await;
+    let text = b.metrics_text().await;
     assert_eq!(
         counter(
             &text,
@@ -193,7 +110,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
     };
     let genuine = redis.get(&key_of(&keys[0])).unwrap().unwrap();
     redis.set(&key_of(&keys[1]), &genuine).unwrap();
-    let c = Replica::start(dir.path(), "c", &shared).await;
+    let c = support::Served::start(dir.path(), "c", &shared).await;
     let from_c = c.ask(&keys[1..]).await;
     assert_eq!(from_c[0]["value"]["isSuccess"], false, "{:?}", from_c[0]);
     assert_eq!(
@@ -201,7 +118,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
         "{:?}",
         from_c[0]
     );
-    let text = c.metrics().await;
+    let text = c.metrics_text().await;
     assert_eq!(
         counter(
             &text,
@@ -212,7 +129,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
     );
 
     // Redis gone: cached verdicts from memory, a new image verified, everyone ready.
-    assert!(a.metrics().await.contains("signet_cache_redis_up 1"));
+    assert!(a.metrics_text().await.contains("signet_cache_redis_up 1"));
     redis.stop();
     let new_key = reg.reference(&format!("third@{}", third.digest));
     for r in [&a, &b, &c] {
@@ -225,7 +142,7 @@ async fn replicas_share_verdicts_refuse_moved_entries_and_survive_redis() {
         assert!(items.iter().all(|i| i.get("error").is_none()), "{items:?}");
         assert!(r.ready().await);
     }
-    let text = a.metrics().await;
+    let text = a.metrics_text().await;
     assert!(text.contains("signet_cache_redis_up 0"), "{text}");
 }
 

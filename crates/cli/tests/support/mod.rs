@@ -158,3 +158,103 @@ pub fn assert_config_accepted(bin: &str, file: &Path, context: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `cosign sign --key KEY --tlog-upload=false IMAGE` against `reg` (the real CLI).
+pub async fn cosign_sign(reg: &Registry, key: &Path, image: &str) {
+    let mut cmd = reg.cosign();
+    cmd.arg("sign")
+        .args(reg.cosign_flags())
+        .arg("--key")
+        .arg(key)
+        .arg("--tlog-upload=false")
+        .arg(image);
+    run(cmd).await;
+}
+
+/// A real `signet serve` on 127.0.0.1 over plain HTTP with its own ports, killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    /// Provider port.
+    pub port: u16,
+    /// Metrics port.
+    pub metrics: u16,
+    /// Health port.
+    pub health: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Writes `config` (its `server` section replaced) to `dir/NAME.yaml` and serves it; returns
+    /// once `/readyz` answers.
+    pub async fn start(dir: &Path, name: &str, config: &Value) -> Served {
+        let free = signet_testkit::free_port;
+        let (port, metrics, health) = (free(), free(), free());
+        let mut cfg = config.clone();
+        cfg["server"] = json!({
+            "listen": format!("127.0.0.1:{port}"),
+            "healthListen": format!("127.0.0.1:{health}"),
+            "metricsListen": format!("127.0.0.1:{metrics}"),
+            "plainHTTP": true,
+            "requestDeadline": "5s"
+        });
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, serde_yaml_ng::to_string(&cfg).unwrap()).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_signet"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("signet serve starts");
+        let served = Served {
+            child,
+            port,
+            metrics,
+            health,
+        };
+        wait_ready(health).await;
+        served
+    }
+
+    /// The items of one ProviderRequest with `keys` (Ratify's v1 path).
+    pub async fn ask(&self, keys: &[String]) -> Vec<Value> {
+        let body = json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": keys}});
+        let resp: Value = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
+                self.port
+            ))
+            .json(&body)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = resp["response"]["items"].as_array().expect("items").clone();
+        assert_eq!(items.len(), keys.len(), "{resp}");
+        items
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Whether `/readyz` answers with success.
+    pub async fn ready(&self) -> bool {
+        matches!(reqwest::get(format!("http://127.0.0.1:{}/readyz", self.health)).await, Ok(r) if r.status().is_success())
+    }
+}
