@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -24,48 +24,18 @@ use receiver::{Receiver, Reply};
 
 const SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
+/// A served provider, with a client kept for timing answers.
 struct Provider {
-    child: Child,
-    port: u16,
-    metrics: u16,
+    served: support::Served,
     client: reqwest::Client,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Provider {
     async fn start(dir: &Path, name: &str, base: &Value) -> Provider {
-        let (port, metrics, health) = (free_port(), free_port(), free_port());
-        let mut cfg = base.clone();
-        cfg["server"] = json!({
-            "listen": format!("127.0.0.1:{port}"),
-            "healthListen": format!("127.0.0.1:{health}"),
-            "metricsListen": format!("127.0.0.1:{metrics}"),
-            "plainHTTP": true,
-            "requestDeadline": "5s"
-        });
-        let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(&path, serde_yaml_ng::to_string(&cfg).unwrap()).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_signet"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("signet serve starts");
-        let p = Provider {
-            child,
-            port,
-            metrics,
+        Provider {
+            served: support::Served::start(dir, name, base).await,
             client: reqwest::Client::new(),
-        };
-        support::wait_ready(health).await;
-        p
+        }
     }
 
     /// The items of one answer, and how long it took.
@@ -76,7 +46,7 @@ impl Provider {
             .client
             .post(format!(
                 "http://127.0.0.1:{}/ratify/gatekeeper/v1/verify",
-                self.port
+                self.served.port
             ))
             .json(&body)
             .timeout(Duration::from_secs(30))
@@ -97,12 +67,7 @@ impl Provider {
     }
 
     async fn metrics(&self) -> String {
-        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.served.metrics_text().await
     }
 
     /// Waits until the counter line `line` (without its value) reaches `at_least`.

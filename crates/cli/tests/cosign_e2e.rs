@@ -213,18 +213,6 @@ fn pinned(reg: &Registry, repo: &str, digest: &Digest) -> String {
     reg.reference(&format!("{repo}@{digest}"))
 }
 
-/// `cosign sign --key <key> --tlog-upload=false` (legacy `.sig` tag).
-async fn cosign_sign(reg: &Registry, key: &Path, image: &str) {
-    let mut cmd = reg.cosign();
-    cmd.arg("sign")
-        .args(reg.cosign_flags())
-        .arg("--key")
-        .arg(key)
-        .arg("--tlog-upload=false")
-        .arg(image);
-    support::run(cmd).await;
-}
-
 /// The legacy `.sig` tag of an image.
 fn sig_tag(digest: &Digest) -> String {
     format!("sha256-{}.sig", digest.hex())
@@ -290,7 +278,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     };
 
     // 1. Legacy `.sig`.
-    cosign_sign(reg, &keys.a.0, &at("team-a/legacy:v1")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("team-a/legacy:v1")).await;
 
     // 2. OCI 1.1 referrer. On docker-registry (no referrers API) cosign pushes the manifest with
     //    its `subject` and also writes the referrers tag schema index, which Signet reads.
@@ -346,8 +334,8 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     support::run(cmd).await;
 
     // 4. Two keys, one `.sig` manifest: cosign appends the second signature as a second layer.
-    cosign_sign(reg, &keys.a.0, &at("team-b/two-keys:v1")).await;
-    cosign_sign(reg, &keys.b.0, &at("team-b/two-keys:v1")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("team-b/two-keys:v1")).await;
+    support::cosign_sign(reg, &keys.b.0, &at("team-b/two-keys:v1")).await;
     let (_, two) = reg
         .get_manifest("team-b/two-keys", &sig_tag(&digests["team-b/two-keys:v1"]))
         .await
@@ -356,10 +344,10 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     assert_eq!(two["layers"].as_array().unwrap().len(), 2, "{two}");
 
     // 5. Wrong key.
-    cosign_sign(reg, &keys.c.0, &at("team-a/wrong-key:v1")).await;
+    support::cosign_sign(reg, &keys.c.0, &at("team-a/wrong-key:v1")).await;
 
     // 6. X's signature (manifest and blobs) copied to Y's `.sig` tag.
-    cosign_sign(reg, &keys.a.0, &at("team-a/copied:x")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("team-a/copied:x")).await;
     let repo = "team-a/copied";
     let (media_type, bytes) = reg
         .get_manifest(repo, &sig_tag(&digests["team-a/copied:x"]))
@@ -384,7 +372,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
 
     // 7. The simple-signing payload rewritten (another docker-reference), same signature
     //    annotation, in a new `.sig` manifest at the same tag.
-    cosign_sign(reg, &keys.a.0, &at("team-a/tampered:v1")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("team-a/tampered:v1")).await;
     let repo = "team-a/tampered";
     let tag = sig_tag(&digests["team-a/tampered:v1"]);
     let (media_type, bytes) = reg.get_manifest(repo, &tag).await.unwrap();
@@ -411,10 +399,10 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
     // 8. team-a/unsigned: nothing attached.
 
     // 9. A signed image in a repository no policy covers.
-    cosign_sign(reg, &keys.a.0, &at("elsewhere/app:v1")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("elsewhere/app:v1")).await;
 
     // 10. Key-based under a policy with tLogVerify (default true).
-    cosign_sign(reg, &keys.a.0, &at("tlog/app:v1")).await;
+    support::cosign_sign(reg, &keys.a.0, &at("tlog/app:v1")).await;
 
     // 11. The keyless vector bundle attached to our image with oras, as a bundle referrer. Its
     //    statement names the vector's image, never ours.
@@ -457,7 +445,7 @@ async fn populate(reg: &Registry, keys: &Keys, work: &Path) -> BTreeMap<String, 
         &at("algs/p384:v1"),
     )
     .await;
-    cosign_sign(reg, &keys.ed25519.0, &at("algs/ed25519:v1")).await;
+    support::cosign_sign(reg, &keys.ed25519.0, &at("algs/ed25519:v1")).await;
 
     eprintln!(
         "populated {:?} registry {} in {:?}",

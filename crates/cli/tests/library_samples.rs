@@ -398,18 +398,6 @@ fn the_image_rules_sample_admits_system_images_and_denies_a_retired_one_by_rule(
     );
 }
 
-/// Signs `image` with the cosign key `key` (no transparency log), with the real cosign CLI.
-async fn cosign_sign(reg: &signet_testkit::Registry, key: &Path, image: &str) {
-    let mut cmd = reg.cosign();
-    cmd.arg("sign")
-        .args(reg.cosign_flags())
-        .arg("--key")
-        .arg(key)
-        .arg("--tlog-upload=false")
-        .arg(image);
-    support::run(cmd).await;
-}
-
 /// Pushes an image index of `children` (platform, descriptor) as `repo:v1` with the real oras
 /// CLI, a buildx-style attestation manifest for the platform `unknown/unknown`; returns the
 /// index pinned by digest.
@@ -541,7 +529,8 @@ async fn the_multi_arch_sample_admits_indexes_by_rule_and_denies_an_unsigned_pla
             .unwrap();
         for (d, signed) in [(&amd, children[0]), (&arm, children[1])] {
             if signed {
-                cosign_sign(&reg, &key, &reg.reference(&format!("{repo}@{}", d.digest))).await;
+                support::cosign_sign(&reg, &key, &reg.reference(&format!("{repo}@{}", d.digest)))
+                    .await;
             }
         }
         let index = push_index(
@@ -556,7 +545,7 @@ async fn the_multi_arch_sample_admits_indexes_by_rule_and_denies_an_unsigned_pla
         )
         .await;
         if index_signed {
-            cosign_sign(&reg, &key, &index).await;
+            support::cosign_sign(&reg, &key, &index).await;
         }
     }
     let images: Vec<String> = ["acme/app", "acme/partly", "tools/cli", "tools/agent"]

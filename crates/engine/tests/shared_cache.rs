@@ -69,9 +69,19 @@ async fn wait_for_keys(redis: &RedisServer, n: usize) -> Vec<String> {
 }
 
 async fn wait_for_keys_within(redis: &RedisServer, n: usize, within: Duration) -> Vec<String> {
+    wait_for_matching(redis, "signet:*", n, within).await
+}
+
+/// Waits until Redis holds `n` keys matching `pattern`, or `within` passes.
+async fn wait_for_matching(
+    redis: &RedisServer,
+    pattern: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<String> {
     let until = Instant::now() + within;
     loop {
-        let keys = redis.keys("signet:*").unwrap();
+        let keys = redis.keys(pattern).unwrap();
         if keys.len() >= n || Instant::now() > until {
             return keys;
         }
@@ -235,16 +245,7 @@ async fn forged_moved_and_garbage_entries_are_refused_and_counted() {
     );
     let (forger, _) = f.metered_engine(&forger_config, Arc::new(AtomicUsize::new(0)));
     verify_one(&forger, &good).await;
-    let forger_keys = {
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            let k = redis.keys("forger:*").unwrap();
-            if !k.is_empty() || Instant::now() > until {
-                break k;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
+    let forger_keys = wait_for_matching(&redis, "forger:*", 1, Duration::from_secs(10)).await;
     let forged_with_other_key = redis.get(&forger_keys[0]).unwrap().unwrap();
     let bad_subject = bad.clone();
     let good_subject = good.clone();
